@@ -1,0 +1,50 @@
+package api
+
+import "github.com/toscana/sirm/internal/authn"
+
+// Action names what a route does, for the access policy and the audit log.
+type Action string
+
+// The actions of the API. Every route that needs a principal has one.
+const (
+	ActionAuditList   Action = "audit.events.list"
+	ActionAuditVerify Action = "audit.verify"
+)
+
+// Scope limits a grant to the principal's own organisation.
+type Scope int
+
+const (
+	// ScopeAny: the role may act on any organisation's objects.
+	ScopeAny Scope = iota + 1
+	// ScopeOwnOrg: the role may act only where the object's organisation is
+	// the principal's org; the route compares them (its :org parameter, or
+	// the handler via checkOrg).
+	ScopeOwnOrg
+)
+
+// rule is one action's line of the policy.
+type rule struct {
+	grants map[authn.Role]Scope
+	// personLevel marks actions that touch person-level data or the access
+	// log itself: each request is written to the audit log, whatever its
+	// outcome.
+	personLevel bool
+}
+
+// policy is the whole access policy of sirm, DESIGN.md's role table in
+// code. Everything not written here is denied.
+var policy = map[Action]rule{
+	ActionAuditList:   {grants: map[authn.Role]Scope{authn.RoleAuditor: ScopeAny}, personLevel: true},
+	ActionAuditVerify: {grants: map[authn.Role]Scope{authn.RoleAuditor: ScopeAny}, personLevel: true},
+}
+
+// allows reports whether role may perform action, and in which scope.
+func allows(action Action, role authn.Role) (Scope, bool) {
+	r, ok := policy[action]
+	if !ok {
+		return 0, false
+	}
+	s, ok := r.grants[role]
+	return s, ok
+}

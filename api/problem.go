@@ -1,0 +1,116 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/toscana/sirm/internal/authn"
+)
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one bad field of a request and why it is bad.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// problemTypeBase prefixes the problem types sirm defines; a URN needs no
+// resolvable host, and clients match on the whole string.
+const problemTypeBase = "urn:sirm:problem:"
+
+// httpError is an error that already knows its problem. Handlers and
+// middleware create them with the constructors below.
+type httpError struct {
+	status int
+	slug   string
+	title  string
+	detail string
+	fields []FieldError
+	header map[string]string
+}
+
+func (e *httpError) Error() string {
+	if e.detail != "" {
+		return fmt.Sprintf("%d %s: %s", e.status, e.slug, e.detail)
+	}
+	return fmt.Sprintf("%d %s", e.status, e.slug)
+}
+
+func newError(status int, slug, title, detail string) *httpError {
+	return &httpError{status: status, slug: slug, title: title, detail: detail}
+}
+
+func errBadRequest(detail string, fields ...FieldError) *httpError {
+	e := newError(http.StatusBadRequest, "bad-request", "Bad request", detail)
+	e.fields = fields
+	return e
+}
+
+func errValidation(fields ...FieldError) *httpError {
+	e := newError(http.StatusUnprocessableEntity, "validation", "Invalid input", "one or more fields are invalid")
+	e.fields = fields
+	return e
+}
+
+func errForbidden(detail string) *httpError {
+	return newError(http.StatusForbidden, "forbidden", "Forbidden", detail)
+}
+
+// errorCodes maps the errors of the domains to problems: the one table of
+// the API. An error that matches none is a 500 whose text stays in the log.
+var errorCodes = []struct {
+	err     error
+	status  int
+	slug    string
+	title   string
+	message string
+}{
+	{authn.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Unauthenticated", "a valid bearer token is required"},
+}
+
+// toProblem converts err to the problem sent to the client, and reports
+// whether it is an internal error whose cause must be logged.
+func toProblem(err error) (p Problem, hdr map[string]string, internal bool) {
+	var he *httpError
+	if errors.As(err, &he) {
+		return Problem{Type: problemTypeBase + he.slug, Title: he.title, Status: he.status, Detail: he.detail, Errors: he.fields}, he.header, false
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return Problem{Type: problemTypeBase + "too-large", Title: "Request body too large", Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit)}, nil, false
+	}
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return Problem{Type: problemTypeBase + c.slug, Title: c.title, Status: c.status, Detail: c.message}, nil, false
+		}
+	}
+	return Problem{Type: problemTypeBase + "internal", Title: "Internal error", Status: http.StatusInternalServerError,
+		Detail: "internal error"}, nil, true
+}
+
+// writeProblem renders p as application/problem+json and aborts the chain.
+func writeProblem(c *gin.Context, p Problem, hdr map[string]string) {
+	p.RequestID = requestID(c)
+	for k, v := range hdr {
+		c.Header(k, v)
+	}
+	if p.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="sirm"`)
+	}
+	c.Header("Content-Type", "application/problem+json")
+	c.Abort()
+	c.JSON(p.Status, p) // gin keeps the Content-Type set above
+}
