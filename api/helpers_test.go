@@ -1,0 +1,170 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/toscana/sirm/audit"
+	"github.com/toscana/sirm/audit/auditpg"
+	"github.com/toscana/sirm/internal/authn"
+	"github.com/toscana/sirm/internal/pgtest"
+)
+
+// logSink collects every log line of every server this package's tests
+// build; TestMain scans it for JWTs and key material once they are done.
+type logSink struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	secrets [][]byte
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logSink) addSecret(s []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.secrets = append(l.secrets, s)
+}
+
+var sink = &logSink{}
+
+// jwtPattern matches a compact JWS: base64url header and payload of JSON.
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}`)
+
+// leaks reports every JWT or secret found in logs.
+func leaks(logs []byte, secrets [][]byte) []string {
+	var found []string
+	for _, m := range jwtPattern.FindAll(logs, -1) {
+		found = append(found, "a JWT: "+string(m[:20])+"…")
+	}
+	for _, s := range secrets {
+		for _, enc := range encodings(s) {
+			if bytes.Contains(logs, []byte(enc)) {
+				found = append(found, "key material")
+			}
+		}
+	}
+	return found
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	sink.mu.Lock()
+	found := leaks(sink.buf.Bytes(), sink.secrets)
+	lines := bytes.Count(sink.buf.Bytes(), []byte("\n"))
+	sink.mu.Unlock()
+	if code == 0 && lines == 0 {
+		fmt.Fprintln(os.Stderr, "log scan: no log line was captured; the scan would prove nothing")
+		code = 1
+	}
+	if len(found) > 0 {
+		fmt.Fprintf(os.Stderr, "log scan: the logs of this test run contain %s\n", strings.Join(found, "; "))
+		code = 1
+	}
+	os.Exit(code)
+}
+
+type testEnv struct {
+	srv   *Server
+	key   ed25519.PrivateKey
+	store *auditpg.Store
+}
+
+// newTestEnv builds a server on a fresh database, with a development
+// signing key of its own and its logs going to sink.
+func newTestEnv(t *testing.T, mod ...func(*Options)) *testEnv {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	sink.addSecret(key.Seed())
+	store := auditpg.New(pgtest.DB(t))
+	opts := Options{
+		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
+		Audit:    audit.NewService(store),
+		Verifier: authn.NewDevVerifier(pub),
+		Checks:   map[string]Checker{"database": CheckFunc(func(context.Context) error { return nil })},
+	}
+	for _, f := range mod {
+		f(&opts)
+	}
+	return &testEnv{srv: New(opts), key: key, store: store}
+}
+
+func (e *testEnv) token(t *testing.T, role authn.Role, org string) string {
+	t.Helper()
+	tok, err := authn.Mint(e.key, authn.MintOptions{Principal: authn.Principal{Subject: "t-" + string(role), Role: role, Org: org}, TTL: time.Hour})
+	require.NoError(t, err)
+	return tok
+}
+
+// do sends one request through the whole handler.
+func (e *testEnv) do(t *testing.T, method, target, token string, body io.Reader, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, body)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(w, req)
+	return w
+}
+
+// requireProblem checks w is a problem+json document with status and
+// returns it.
+func requireProblem(t *testing.T, w *httptest.ResponseRecorder, status int) Problem {
+	t.Helper()
+	require.Equal(t, status, w.Code, "body: %s", w.Body.String())
+	require.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
+	var p Problem
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+	assert.Equal(t, status, p.Status)
+	assert.True(t, strings.HasPrefix(p.Type, problemTypeBase), p.Type)
+	assert.NotEmpty(t, p.Title)
+	assert.Equal(t, w.Header().Get("X-Request-ID"), p.RequestID)
+	return p
+}
+
+func fieldsOf(p Problem) []string {
+	var fs []string
+	for _, f := range p.Errors {
+		fs = append(fs, f.Field)
+	}
+	return fs
+}
+
+func TestLeakScanner(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	_ = pub
+	tok, err := authn.Mint(key, authn.MintOptions{Principal: authn.Principal{Subject: "s", Role: authn.RoleAdmin, Org: "R"}})
+	require.NoError(t, err)
+	assert.Empty(t, leaks([]byte(`{"msg":"request","route":"/v1/audit/events"}`), [][]byte{secret}))
+	assert.NotEmpty(t, leaks([]byte(`{"auth":"Bearer `+tok+`"}`), nil))
+	for _, enc := range encodings(secret) {
+		assert.NotEmpty(t, leaks([]byte(`{"k":"`+enc+`"}`), [][]byte{secret}), enc)
+	}
+}
