@@ -72,6 +72,9 @@ pg_start_private() {
     id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
   fi
   mkdir -p "$SIRM_DATA_DIR"
+  # The cluster's owner must be able to reach .data/pg; .data may be 0700
+  # (it holds the keyring, itself 0600): let others traverse it, not list it.
+  [ "$(id -u)" = 0 ] && chmod go+x "$SIRM_DATA_DIR"
   if [ ! -f "$SIRM_PG_DIR/PG_VERSION" ]; then
     say "creating a private cluster in $SIRM_PG_DIR"
     mkdir -p "$SIRM_PG_DIR" && chmod 700 "$SIRM_PG_DIR"
