@@ -103,8 +103,10 @@ type Filter struct {
 	Actor  string
 	Org    string
 	Action string
-	From   time.Time // inclusive
-	To     time.Time // exclusive
+	// PersonRef selects the events about one person (its audit reference).
+	PersonRef string
+	From      time.Time // inclusive
+	To        time.Time // exclusive
 	// Before returns only events with Seq < Before (the cursor of the next
 	// page, newest first); 0 starts from the newest event.
 	Before int64
@@ -117,6 +119,9 @@ type Store interface {
 	// transaction ctx carries when there is one. Concurrent appends are
 	// serialised so that the chain stays unbroken.
 	Append(ctx context.Context, e Event) (Event, error)
+	// AppendBatch appends evs in order as Append would, in one statement
+	// and under one lock of the head.
+	AppendBatch(ctx context.Context, evs []Event) ([]Event, error)
 	// List returns the events matching f, newest first, at most f.Limit.
 	List(ctx context.Context, f Filter) ([]Event, error)
 	// Walk calls fn with every event in ascending Seq order, and stops at
@@ -152,6 +157,26 @@ func (s *Service) Append(ctx context.Context, e Event) (Event, error) {
 		return Event{}, fmt.Errorf("append audit event: %w", err)
 	}
 	return ev, nil
+}
+
+// AppendBatch validates and stores evs in order, as one step of the chain.
+func (s *Service) AppendBatch(ctx context.Context, evs []Event) ([]Event, error) {
+	for i, e := range evs {
+		if e.Action == "" {
+			return nil, fmt.Errorf("%w: event %d: action is empty", ErrInvalidEvent, i)
+		}
+		if !e.Outcome.Valid() {
+			return nil, fmt.Errorf("%w: event %d: outcome %q", ErrInvalidEvent, i, e.Outcome)
+		}
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	out, err := s.store.AppendBatch(ctx, evs)
+	if err != nil {
+		return nil, fmt.Errorf("append %d audit events: %w", len(evs), err)
+	}
+	return out, nil
 }
 
 // List returns a page of events, newest first, and the cursor of the next

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -17,8 +18,15 @@ import (
 	"github.com/toscana/sirm/migrations"
 )
 
-// latest is the number of the last migration file.
-const latest = 1
+// latest is the number of the last migration file, counted from the files
+// themselves so that adding one does not need this test changed.
+var latest = func() int {
+	files, err := filepath.Glob("[0-9][0-9][0-9]_*.sql")
+	if err != nil || len(files) == 0 {
+		panic("no migration files")
+	}
+	return len(files)
+}()
 
 func TestUpIdempotent(t *testing.T) {
 	u := pgtest.EmptyURL(t)

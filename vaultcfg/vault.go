@@ -467,7 +467,13 @@ func (t *Transit) HMAC(ctx context.Context, keyVersion int, inputs [][]byte) ([]
 	if err != nil {
 		return nil, fmt.Errorf("transit hmac: %w", err)
 	}
-	resp, reqErr := t.s.client.Logical().WriteRawWithContext(ctx, path, body)
+	// Not Logical().WriteRawWithContext: it cancels its context before
+	// returning, so reading a large response body fails with "context
+	// canceled" (hashicorp/vault#31986). RawRequestWithContext is what the
+	// read paths use for the same reason (hashicorp/vault#18708).
+	req := t.s.client.NewRequest(http.MethodPut, "/v1/"+path)
+	req.BodyBytes = body
+	resp, reqErr := t.s.client.RawRequestWithContext(ctx, req) //nolint:staticcheck // SA1019: see above
 	if resp != nil {
 		defer resp.Body.Close()
 	}

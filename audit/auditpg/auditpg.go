@@ -87,6 +87,59 @@ func (s *Store) Append(ctx context.Context, e audit.Event) (audit.Event, error) 
 	return e, nil
 }
 
+const insertEventsSQL = `INSERT INTO audit.events (` + eventColumns + `)
+	SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::bytea[], $15::bytea[])`
+
+// AppendBatch stores evs after the head, in order, with one insert and one
+// lock of the head, in the transaction ctx carries or in one of its own.
+func (s *Store) AppendBatch(ctx context.Context, evs []audit.Event) ([]audit.Event, error) {
+	out := make([]audit.Event, len(evs))
+	copy(out, evs)
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		q := s.db.Q(ctx)
+		var (
+			seq  int64
+			prev []byte
+		)
+		if err := q.QueryRow(ctx, lockHeadSQL).Scan(&seq, &prev); err != nil {
+			return fmt.Errorf("lock audit head: %w", err)
+		}
+		n := len(out)
+		var (
+			seqs                                              = make([]int64, n)
+			ats                                               = make([]time.Time, n)
+			actors, roles, orgs, actions, otypes, oids, prefs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			purposes, outcomes, rids                          = make([]string, n), make([]string, n), make([]string, n)
+			statuses                                          = make([]int32, n)
+			prevs, hashes                                     = make([][]byte, n), make([][]byte, n)
+		)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		for i := range out {
+			e := &out[i]
+			e.Seq, e.Time, e.PrevHash = seq+int64(i)+1, now, prev
+			e.Hash = audit.Hash(prev, *e)
+			prev = e.Hash
+			seqs[i], ats[i], actors[i], roles[i], orgs[i], actions[i] = e.Seq, e.Time, e.Actor, e.Role, e.Org, e.Action
+			otypes[i], oids[i], prefs[i], purposes[i], outcomes[i] = e.ObjectType, e.ObjectID, e.PersonRef, e.Purpose, string(e.Outcome)
+			statuses[i], rids[i], prevs[i], hashes[i] = int32(e.Status), e.RequestID, e.PrevHash, e.Hash
+		}
+		if _, err := q.Exec(ctx, insertEventsSQL, seqs, ats, actors, roles, orgs, actions, otypes, oids, prefs,
+			purposes, outcomes, statuses, rids, prevs, hashes); err != nil {
+			return fmt.Errorf("insert audit events %d to %d: %w", seq+1, seq+int64(n), err)
+		}
+		last := out[n-1]
+		if _, err := q.Exec(ctx, advanceHeadSQL, last.Seq, last.Hash); err != nil {
+			return fmt.Errorf("advance audit head to %d: %w", last.Seq, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 const listEventsSQL = `SELECT ` + eventColumns + ` FROM audit.events`
 
 // List returns the events matching f, newest first. A Limit of 0 or less
@@ -108,6 +161,9 @@ func (s *Store) List(ctx context.Context, f audit.Filter) ([]audit.Event, error)
 	}
 	if f.Action != "" {
 		where("action = $%d", f.Action)
+	}
+	if f.PersonRef != "" {
+		where("person_ref = $%d", f.PersonRef)
 	}
 	if !f.From.IsZero() {
 		where("at >= $%d", f.From)
