@@ -1,0 +1,311 @@
+// Package linkagepg keeps linkage's persons, match keys and tokens in
+// PostgreSQL (schema linkage, migration 002). Writes go in bulk — one
+// statement per table per batch, from arrays — and run in the transaction
+// the context carries.
+package linkagepg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/toscana/sirm/internal/pgdb"
+	"github.com/toscana/sirm/linkage"
+)
+
+var _ linkage.Store = (*Store)(nil)
+
+// Store is the PostgreSQL linkage.Store. It is safe for concurrent use.
+type Store struct {
+	db *pgdb.DB
+}
+
+// New returns a Store on db.
+func New(db *pgdb.DB) *Store { return &Store{db: db} }
+
+func personUUID(p linkage.PersonID) [16]byte {
+	var u [16]byte
+	copy(u[:], p.Bytes())
+	return u
+}
+
+func parsePerson(u [16]byte) linkage.PersonID {
+	p, err := linkage.ParsePersonID(fmt.Sprintf("%x", u[:]))
+	if err != nil {
+		panic("linkagepg: 16 bytes do not parse as a person id") // cannot happen
+	}
+	return p
+}
+
+const findStrongSQL = `
+SELECT k.kind, k.digest, k.person_id
+FROM unnest($1::text[], $2::bytea[]) AS q(kind, digest)
+JOIN linkage.match_keys k ON k.kind = q.kind AND k.digest = q.digest`
+
+// FindStrong returns the owner of each existing key, by Digest id.
+func (s *Store) FindStrong(ctx context.Context, keys []linkage.Digest) (map[string]linkage.PersonID, error) {
+	out := map[string]linkage.PersonID{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	kinds := make([]string, len(keys))
+	digests := make([][]byte, len(keys))
+	for i, k := range keys {
+		kinds[i], digests[i] = string(k.Kind), k.Digest
+	}
+	rows, err := s.db.Q(ctx).Query(ctx, findStrongSQL, kinds, digests)
+	if err != nil {
+		return nil, fmt.Errorf("find match keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			kind   string
+			digest []byte
+			person [16]byte
+		)
+		if err := rows.Scan(&kind, &digest, &person); err != nil {
+			return nil, fmt.Errorf("find match keys: %w", err)
+		}
+		out[kind+"\x00"+string(digest)] = parsePerson(person)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find match keys: %w", err)
+	}
+	return out, nil
+}
+
+const strongKindsSQL = `
+SELECT person_id, array_agg(DISTINCT kind) FROM linkage.match_keys
+WHERE person_id = ANY($1::uuid[]) GROUP BY person_id`
+
+// StrongKinds returns the strong kinds each of persons holds.
+func (s *Store) StrongKinds(ctx context.Context, persons []linkage.PersonID) (map[linkage.PersonID][]linkage.KeyKind, error) {
+	out := map[linkage.PersonID][]linkage.KeyKind{}
+	if len(persons) == 0 {
+		return out, nil
+	}
+	ids := make([][16]byte, len(persons))
+	for i, p := range persons {
+		ids[i] = personUUID(p)
+	}
+	rows, err := s.db.Q(ctx).Query(ctx, strongKindsSQL, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find kinds of persons: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			person [16]byte
+			kinds  []string
+		)
+		if err := rows.Scan(&person, &kinds); err != nil {
+			return nil, fmt.Errorf("find kinds of persons: %w", err)
+		}
+		p := parsePerson(person)
+		for _, k := range kinds {
+			out[p] = append(out[p], linkage.KeyKind(k))
+		}
+	}
+	return out, rows.Err()
+}
+
+const (
+	insertPersonsSQL = `
+INSERT INTO linkage.persons (id, sex, birth_year, birth_month, citizenship_group)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[])`
+	// Rows go in in array order, which the Service sorted, so two
+	// transactions inserting overlapping keys wait on each other in the same
+	// order and never deadlock.
+	insertStrongSQL = `
+INSERT INTO linkage.match_keys (kind, digest, person_id)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::uuid[])
+ON CONFLICT (kind, digest) DO NOTHING`
+	insertWeakSQL = `
+INSERT INTO linkage.blocking_keys (kind, digest, person_id)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::uuid[])
+ON CONFLICT DO NOTHING`
+	insertTokensSQL = `
+INSERT INTO linkage.tokens (domain, token, person_id, key_version)
+SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[])
+ON CONFLICT DO NOTHING`
+)
+
+func keyArrays(ks []linkage.KeyOwner) ([]string, [][]byte, [][16]byte) {
+	kinds := make([]string, len(ks))
+	digests := make([][]byte, len(ks))
+	persons := make([][16]byte, len(ks))
+	for i, k := range ks {
+		kinds[i], digests[i], persons[i] = string(k.Key.Kind), k.Key.Digest, personUUID(k.Person)
+	}
+	return kinds, digests, persons
+}
+
+// WriteChanges writes c in the transaction ctx carries (or one of its own);
+// linkage.ErrRace when a strong key exists already.
+func (s *Store) WriteChanges(ctx context.Context, c linkage.Changes) error {
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		q := s.db.Q(ctx)
+		if n := len(c.Persons); n > 0 {
+			ids := make([][16]byte, n)
+			sex := make([]string, n)
+			years := make([]int32, n)
+			months := make([]int32, n)
+			groups := make([]string, n)
+			for i, p := range c.Persons {
+				ids[i], sex[i], groups[i] = personUUID(p.ID), p.Attrs.Sex, p.Attrs.CitizenshipGroup
+				years[i], months[i] = int32(p.Attrs.BirthYear), int32(p.Attrs.BirthMonth)
+			}
+			if _, err := q.Exec(ctx, insertPersonsSQL, ids, sex, years, months, groups); err != nil {
+				return fmt.Errorf("insert persons: %w", err)
+			}
+		}
+		if len(c.StrongKeys) > 0 {
+			kinds, digests, persons := keyArrays(c.StrongKeys)
+			tag, err := q.Exec(ctx, insertStrongSQL, kinds, digests, persons)
+			if err != nil {
+				return fmt.Errorf("insert match keys: %w", err)
+			}
+			if tag.RowsAffected() != int64(len(c.StrongKeys)) {
+				return linkage.ErrRace
+			}
+		}
+		if len(c.WeakKeys) > 0 {
+			kinds, digests, persons := keyArrays(c.WeakKeys)
+			if _, err := q.Exec(ctx, insertWeakSQL, kinds, digests, persons); err != nil {
+				return fmt.Errorf("insert blocking keys: %w", err)
+			}
+		}
+		if n := len(c.Tokens); n > 0 {
+			domains := make([]string, n)
+			toks := make([]string, n)
+			persons := make([][16]byte, n)
+			versions := make([]int32, n)
+			for i, t := range c.Tokens {
+				domains[i], toks[i], persons[i], versions[i] = t.Domain, t.Token.String(), personUUID(t.Person), int32(t.KeyVersion)
+			}
+			if _, err := q.Exec(ctx, insertTokensSQL, domains, toks, persons, versions); err != nil {
+				return fmt.Errorf("insert tokens: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+const (
+	ensureTokenKeySQL = `
+INSERT INTO linkage.token_keys (domain, version, master_version) VALUES ($1, 1, $2)
+ON CONFLICT DO NOTHING`
+	tokenKeysSQL = `
+SELECT domain, version, master_version, retired, created_at FROM linkage.token_keys
+WHERE domain = $1 ORDER BY version`
+	rotateTokenKeySQL = `
+INSERT INTO linkage.token_keys (domain, version, master_version)
+SELECT $1, max(version) + 1, $2 FROM linkage.token_keys WHERE domain = $1
+RETURNING domain, version, master_version, retired, created_at`
+	retireTokenKeysSQL = `
+UPDATE linkage.token_keys SET retired = true, retired_at = now()
+WHERE domain = $1 AND NOT retired
+  AND version < (SELECT max(version) FROM linkage.token_keys WHERE domain = $1)`
+	lockDomainSQL = `SELECT pg_advisory_xact_lock(hashtextextended('linkage.token_keys:' || $1, 0))`
+)
+
+func scanTokenKey(row pgx.CollectableRow) (linkage.TokenKeyVersion, error) {
+	var v linkage.TokenKeyVersion
+	err := row.Scan(&v.Domain, &v.Version, &v.MasterVersion, &v.Retired, &v.CreatedAt)
+	return v, err
+}
+
+// TokenKeys returns domain's token key versions, creating version 1 first
+// when there is none.
+func (s *Store) TokenKeys(ctx context.Context, domain string, masterVersion int) ([]linkage.TokenKeyVersion, error) {
+	q := s.db.Q(ctx)
+	rows, _ := q.Query(ctx, tokenKeysSQL, domain)
+	vs, err := pgx.CollectRows(rows, scanTokenKey)
+	if err != nil {
+		return nil, fmt.Errorf("read token keys of %s: %w", domain, err)
+	}
+	if len(vs) > 0 {
+		return vs, nil
+	}
+	if _, err := q.Exec(ctx, ensureTokenKeySQL, domain, masterVersion); err != nil {
+		return nil, fmt.Errorf("create token key of %s: %w", domain, err)
+	}
+	rows, _ = q.Query(ctx, tokenKeysSQL, domain)
+	vs, err = pgx.CollectRows(rows, scanTokenKey)
+	if err != nil {
+		return nil, fmt.Errorf("read token keys of %s: %w", domain, err)
+	}
+	return vs, nil
+}
+
+// RotateTokenKey adds the next version of domain's key.
+func (s *Store) RotateTokenKey(ctx context.Context, domain string, masterVersion int) (linkage.TokenKeyVersion, error) {
+	var v linkage.TokenKeyVersion
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		q := s.db.Q(ctx)
+		if _, err := q.Exec(ctx, lockDomainSQL, domain); err != nil {
+			return fmt.Errorf("lock token keys of %s: %w", domain, err)
+		}
+		rows, _ := q.Query(ctx, rotateTokenKeySQL, domain, masterVersion)
+		var err error
+		v, err = pgx.CollectExactlyOneRow(rows, scanTokenKey)
+		if err != nil {
+			return fmt.Errorf("rotate token key of %s: %w", domain, err)
+		}
+		return nil
+	})
+	return v, err
+}
+
+// RetireTokenKeys retires every version of domain's key but the newest.
+func (s *Store) RetireTokenKeys(ctx context.Context, domain string) (int, error) {
+	tag, err := s.db.Q(ctx).Exec(ctx, retireTokenKeysSQL, domain)
+	if err != nil {
+		return 0, fmt.Errorf("retire token keys of %s: %w", domain, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+const findTokenSQL = `
+SELECT t.domain, t.token, t.person_id, t.key_version, k.retired
+FROM linkage.tokens t JOIN linkage.token_keys k ON k.domain = t.domain AND k.version = t.key_version
+WHERE t.domain = $1 AND t.token = $2`
+
+// FindToken returns a stored token; linkage.ErrNotFound when none.
+func (s *Store) FindToken(ctx context.Context, domain string, t linkage.Token) (linkage.TokenRecord, error) {
+	var (
+		rec    linkage.TokenRecord
+		tok    string
+		person [16]byte
+	)
+	err := s.db.Q(ctx).QueryRow(ctx, findTokenSQL, domain, t.String()).Scan(&rec.Domain, &tok, &person, &rec.KeyVersion, &rec.Retired)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return linkage.TokenRecord{}, linkage.ErrNotFound
+	}
+	if err != nil {
+		return linkage.TokenRecord{}, fmt.Errorf("find token: %w", err)
+	}
+	rec.Token, rec.Person = t, parsePerson(person)
+	return rec, nil
+}
+
+const (
+	pinSQL    = `INSERT INTO linkage.deployment (id, backend, fingerprint) VALUES (1, $1, $2) ON CONFLICT DO NOTHING`
+	getPinSQL = `SELECT backend, fingerprint, created_at FROM linkage.deployment WHERE id = 1`
+)
+
+// Pin records p when there is no pin yet and returns the pin in force.
+func (s *Store) Pin(ctx context.Context, p linkage.Pin) (linkage.Pin, error) {
+	q := s.db.Q(ctx)
+	if _, err := q.Exec(ctx, pinSQL, p.Backend, p.Fingerprint); err != nil {
+		return linkage.Pin{}, fmt.Errorf("record linkage backend: %w", err)
+	}
+	var got linkage.Pin
+	if err := q.QueryRow(ctx, getPinSQL).Scan(&got.Backend, &got.Fingerprint, &got.CreatedAt); err != nil {
+		return linkage.Pin{}, fmt.Errorf("read linkage backend: %w", err)
+	}
+	return got, nil
+}

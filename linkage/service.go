@@ -1,0 +1,568 @@
+package linkage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Status says how a submitted identity was resolved.
+type Status string
+
+// Statuses of a resolution.
+const (
+	// StatusExisting: a known person, and the identity brought no new key.
+	StatusExisting Status = "existing"
+	// StatusLinked: a known person, reached through some of the identity's
+	// keys; its other keys (a variant: a codice fiscale arriving later, a
+	// second spelling) were attached to the person.
+	StatusLinked Status = "linked"
+	// StatusNew: a new person.
+	StatusNew Status = "new"
+)
+
+// Digest is one match key as stored: a kind and a PRF digest.
+type Digest struct {
+	Kind   KeyKind
+	Digest []byte
+}
+
+func (d Digest) id() string { return string(d.Kind) + "\x00" + string(d.Digest) }
+
+func compareDigests(a, b Digest) int {
+	if c := bytes.Compare([]byte(a.Kind), []byte(b.Kind)); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Digest, b.Digest)
+}
+
+// NewPerson is a person to create, with its coarse attributes.
+type NewPerson struct {
+	ID    PersonID
+	Attrs Attributes
+}
+
+// KeyOwner attaches a key to a person.
+type KeyOwner struct {
+	Key    Digest
+	Person PersonID
+}
+
+// TokenRecord is a stored token.
+type TokenRecord struct {
+	Domain     string
+	Token      Token
+	Person     PersonID
+	KeyVersion int
+	Retired    bool
+}
+
+// TokenKeyVersion is one version of a domain's token key, as stored.
+type TokenKeyVersion struct {
+	Domain        string
+	Version       int
+	MasterVersion int
+	Retired       bool
+	CreatedAt     time.Time
+}
+
+// Changes are what one resolution writes. Strong keys are inserted only
+// where absent; when one exists already (a concurrent resolution got there
+// first), WriteChanges returns ErrRace and writes nothing.
+type Changes struct {
+	Persons    []NewPerson
+	StrongKeys []KeyOwner // sorted by key, so concurrent writers lock in one order
+	WeakKeys   []KeyOwner
+	Tokens     []TokenRecord
+}
+
+// ErrRace is returned by Store.WriteChanges when a strong key it was to
+// insert has been inserted by a concurrent transaction; the Service then
+// resolves the batch again.
+var ErrRace = errors.New("concurrent resolution of the same key")
+
+// Pin is the backend and key fingerprint a deployment was set up with.
+type Pin struct {
+	Backend     string
+	Fingerprint string
+	CreatedAt   time.Time
+}
+
+// Store keeps persons, match keys and tokens. Implementations are safe for
+// concurrent use, and run in the transaction ctx carries.
+type Store interface {
+	// FindStrong returns the owner of each of keys that exists, by Digest id.
+	FindStrong(ctx context.Context, keys []Digest) (map[string]PersonID, error)
+	// StrongKinds returns, for each of persons, the strong kinds it holds.
+	StrongKinds(ctx context.Context, persons []PersonID) (map[PersonID][]KeyKind, error)
+	// WriteChanges writes c; ErrRace when a strong key already exists.
+	WriteChanges(ctx context.Context, c Changes) error
+	// TokenKeys returns the versions of domain's token key, oldest first,
+	// creating version 1 (of masterVersion) when the domain has none.
+	TokenKeys(ctx context.Context, domain string, masterVersion int) ([]TokenKeyVersion, error)
+	// RotateTokenKey adds the next version of domain's token key.
+	RotateTokenKey(ctx context.Context, domain string, masterVersion int) (TokenKeyVersion, error)
+	// RetireTokenKeys retires every version of domain's key but the newest
+	// and returns how many it retired.
+	RetireTokenKeys(ctx context.Context, domain string) (int, error)
+	// FindToken returns the stored token; ErrNotFound when there is none.
+	FindToken(ctx context.Context, domain string, t Token) (TokenRecord, error)
+	// Pin records p when the deployment has no pin yet and returns the pin
+	// in force.
+	Pin(ctx context.Context, p Pin) (Pin, error)
+}
+
+// TxRunner runs fn in a transaction carried by its context (pgdb.DB).
+type TxRunner interface {
+	WithTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// AuditDomain is the domain of the person references written to the audit
+// log: auditors see a stable pseudonym, never a PersonID.
+const AuditDomain = "audit"
+
+// Config configures a Service.
+type Config struct {
+	Store Store
+	Tx    TxRunner
+	PRF   PRF
+	// TokenMasters are the versions of the token master secret, by version;
+	// new token keys derive from the newest.
+	TokenMasters map[int][]byte
+	Policy       Policy
+}
+
+// Service resolves identities to persons and tokens. It is safe for
+// concurrent use.
+type Service struct {
+	store   Store
+	tx      TxRunner
+	prf     PRF
+	masters map[int][]byte
+	master  int // newest master version
+	policy  Policy
+	audit   TokenKey
+}
+
+// NewService checks cfg and returns a Service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Tx == nil || cfg.PRF == nil {
+		return nil, errors.New("linkage: store, transaction runner and PRF are required")
+	}
+	s := &Service{store: cfg.Store, tx: cfg.Tx, prf: cfg.PRF, masters: cfg.TokenMasters, policy: cfg.Policy}
+	for v := range cfg.TokenMasters {
+		s.master = max(s.master, v)
+	}
+	if s.master == 0 {
+		return nil, errors.New("linkage: no token master secret")
+	}
+	k, err := DeriveTokenKey(s.masters[1], AuditDomain, 1)
+	if err != nil {
+		return nil, fmt.Errorf("linkage: audit token key: %w", err)
+	}
+	s.audit = k
+	return s, nil
+}
+
+// PinBackend records the PRF backend and key fingerprint at first start and
+// refuses (with an error naming both) a deployment that now runs another.
+func (s *Service) PinBackend(ctx context.Context) error {
+	want := Pin{Backend: s.prf.Backend(), Fingerprint: s.prf.Fingerprint()}
+	got, err := s.store.Pin(ctx, want)
+	if err != nil {
+		return fmt.Errorf("pin linkage backend: %w", err)
+	}
+	if got.Backend != want.Backend || got.Fingerprint != want.Fingerprint {
+		return fmt.Errorf("this deployment was set up on %s with linkage backend %q and key %s; refusing to start with backend %q and key %s: every existing link would break",
+			got.CreatedAt.UTC().Format(time.DateOnly), got.Backend, got.Fingerprint, want.Backend, want.Fingerprint)
+	}
+	return nil
+}
+
+// AuditRef is the reference to p written to the audit log.
+func (s *Service) AuditRef(p PersonID) string { return s.audit.Token(p).String() }
+
+// Result is the outcome of one identity of a batch. Err is a
+// *ValidationError for a bad identity; then the other fields are zero.
+type Result struct {
+	Index  int
+	Person PersonID
+	Token  Token
+	Status Status
+	Err    error
+}
+
+// Hook runs inside the transaction of a resolution, after its changes are
+// written; an error rolls everything back. api uses it to write the audit
+// events in the same transaction.
+type Hook func(ctx context.Context, results []Result) error
+
+// maxRaceRetries bounds how often a batch is resolved again after losing
+// a race for a strong key; every retry follows a commit of the winner.
+const maxRaceRetries = 8
+
+// prepared is a valid identity with its digests.
+type prepared struct {
+	index  int
+	attrs  Attributes
+	strong []Digest
+	weak   []Digest
+}
+
+// prepare validates ids and computes the digests of the valid ones with
+// one PRF call.
+func (s *Service) prepare(ctx context.Context, ids []Identity) ([]prepared, []Result, error) {
+	results := make([]Result, len(ids))
+	var (
+		preps  []prepared
+		inputs [][]byte
+		kinds  [][]KeyKind
+	)
+	for i, id := range ids {
+		results[i].Index = i
+		n, err := Normalize(id, s.policy)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		kvs := n.KeyValues()
+		ks := make([]KeyKind, len(kvs))
+		for j, kv := range kvs {
+			ks[j] = kv.Kind
+			inputs = append(inputs, PRFInput(kv))
+		}
+		kinds = append(kinds, ks)
+		preps = append(preps, prepared{index: i, attrs: n.Attributes()})
+	}
+	if len(inputs) == 0 {
+		return preps, results, nil
+	}
+	digests, err := s.prf.Eval(ctx, inputs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evaluate match keys: %w", err)
+	}
+	if len(digests) != len(inputs) {
+		return nil, nil, fmt.Errorf("evaluate match keys: %d digests for %d inputs", len(digests), len(inputs))
+	}
+	at := 0
+	for i := range preps {
+		for _, k := range kinds[i] {
+			d := Digest{Kind: k, Digest: digests[at]}
+			at++
+			if k.Strong() {
+				preps[i].strong = append(preps[i].strong, d)
+			} else {
+				preps[i].weak = append(preps[i].weak, d)
+			}
+		}
+	}
+	return preps, results, nil
+}
+
+// Resolve resolves every identity of ids in domain to a person and a
+// token, creating persons and attaching keys as needed, all in one
+// transaction with hook. Bad identities get their own Err and do not stop
+// the others. Two concurrent resolutions of the same new identity give one
+// person.
+func (s *Service) Resolve(ctx context.Context, domain string, ids []Identity, hook Hook) ([]Result, error) {
+	if !ValidDomain(domain) {
+		return nil, fmt.Errorf("%w: domain", ErrMalformed)
+	}
+	preps, results, err := s.prepare(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		out := slices.Clone(results)
+		err := s.tx.WithTx(ctx, func(ctx context.Context) error {
+			ch, err := s.plan(ctx, preps, out)
+			if err != nil {
+				return err
+			}
+			if err := s.issueTokens(ctx, domain, out, &ch); err != nil {
+				return err
+			}
+			if err := s.store.WriteChanges(ctx, ch); err != nil {
+				return err
+			}
+			if hook != nil {
+				return hook(ctx, out)
+			}
+			return nil
+		})
+		if errors.Is(err, ErrRace) && attempt < maxRaceRetries {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resolve identities: %w", err)
+		}
+		return out, nil
+	}
+}
+
+// plan decides the person of every prepared identity against the store and
+// the identities before it in the batch, and collects what to write.
+func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Changes, error) {
+	var all []Digest
+	for _, p := range preps {
+		all = append(all, p.strong...)
+	}
+	owners, err := s.store.FindStrong(ctx, all)
+	if err != nil {
+		return Changes{}, err
+	}
+	// Which known persons already hold an identifying code (CF or PROV):
+	// a different code on the same name and date is another minor.
+	var known []PersonID
+	seen := map[PersonID]bool{}
+	for _, p := range owners {
+		if !seen[p] {
+			seen[p] = true
+			known = append(known, p)
+		}
+	}
+	kinds, err := s.store.StrongKinds(ctx, known)
+	if err != nil {
+		return Changes{}, err
+	}
+	hasCode := func(p PersonID) bool {
+		return slices.Contains(kinds[p], KindCF) || slices.Contains(kinds[p], KindPROV)
+	}
+
+	var ch Changes
+	weakSeen := map[string]bool{}
+	for _, p := range preps {
+		person, status := s.choose(p, owners, hasCode)
+		if person.IsZero() {
+			person, status = NewPersonID(), StatusNew
+			ch.Persons = append(ch.Persons, NewPerson{ID: person, Attrs: p.attrs})
+			// A person created earlier in this batch holds no code yet.
+			kinds[person] = nil
+		}
+		for _, d := range p.strong {
+			if _, ok := owners[d.id()]; ok {
+				continue // owned (by this person, or by another that keeps it)
+			}
+			owners[d.id()] = person
+			kinds[person] = append(kinds[person], d.Kind)
+			ch.StrongKeys = append(ch.StrongKeys, KeyOwner{Key: d, Person: person})
+			if status == StatusExisting {
+				status = StatusLinked
+			}
+		}
+		for _, d := range p.weak {
+			id := d.id() + person.String()
+			if !weakSeen[id] {
+				weakSeen[id] = true
+				ch.WeakKeys = append(ch.WeakKeys, KeyOwner{Key: d, Person: person})
+			}
+		}
+		out[p.index].Person, out[p.index].Status = person, status
+	}
+	slices.SortFunc(ch.StrongKeys, func(a, b KeyOwner) int { return compareDigests(a.Key, b.Key) })
+	slices.SortFunc(ch.WeakKeys, func(a, b KeyOwner) int { return compareDigests(a.Key, b.Key) })
+	return ch, nil
+}
+
+// choose picks the known person an identity resolves to, if any:
+//   - its codice fiscale (or provisional code) when known: codes are
+//     authoritative;
+//   - else its name, birth date and sex (NDS), unless that person holds a
+//     code and the identity brings a different one: then it is another
+//     minor, never linked automatically.
+func (s *Service) choose(p prepared, owners map[string]PersonID, hasCode func(PersonID) bool) (PersonID, Status) {
+	var bringsCode bool
+	for _, d := range p.strong {
+		if d.Kind == KindCF || d.Kind == KindPROV {
+			bringsCode = true
+			if owner, ok := owners[d.id()]; ok {
+				return owner, StatusExisting
+			}
+		}
+	}
+	for _, d := range p.strong {
+		if d.Kind != KindNDS {
+			continue
+		}
+		owner, ok := owners[d.id()]
+		if !ok {
+			return PersonID{}, ""
+		}
+		if bringsCode && hasCode(owner) {
+			return PersonID{}, ""
+		}
+		return owner, StatusExisting
+	}
+	return PersonID{}, ""
+}
+
+// tokenKeys returns the current key of domain and every unretired one.
+func (s *Service) tokenKeys(ctx context.Context, domain string) (current TokenKey, byVersion map[int]TokenKeyVersion, err error) {
+	vs, err := s.store.TokenKeys(ctx, domain, s.master)
+	if err != nil {
+		return TokenKey{}, nil, err
+	}
+	if len(vs) == 0 {
+		return TokenKey{}, nil, fmt.Errorf("domain %s has no token key", domain)
+	}
+	byVersion = make(map[int]TokenKeyVersion, len(vs))
+	for _, v := range vs {
+		byVersion[v.Version] = v
+	}
+	cur := vs[len(vs)-1]
+	k, err := s.deriveKey(cur)
+	return k, byVersion, err
+}
+
+func (s *Service) deriveKey(v TokenKeyVersion) (TokenKey, error) {
+	master, ok := s.masters[v.MasterVersion]
+	if !ok {
+		return TokenKey{}, fmt.Errorf("token key %s v%d needs token master v%d, which the key source does not have", v.Domain, v.Version, v.MasterVersion)
+	}
+	return DeriveTokenKey(master, v.Domain, v.Version)
+}
+
+// issueTokens sets the token of every resolved identity and records it.
+func (s *Service) issueTokens(ctx context.Context, domain string, out []Result, ch *Changes) error {
+	key, _, err := s.tokenKeys(ctx, domain)
+	if err != nil {
+		return err
+	}
+	seen := map[PersonID]bool{}
+	for i := range out {
+		if out[i].Err != nil {
+			continue
+		}
+		out[i].Token = key.Token(out[i].Person)
+		if !seen[out[i].Person] {
+			seen[out[i].Person] = true
+			ch.Tokens = append(ch.Tokens, TokenRecord{Domain: domain, Token: out[i].Token, Person: out[i].Person, KeyVersion: key.Version})
+		}
+	}
+	return nil
+}
+
+// Lookup resolves id in domain without creating a person or a key: the
+// person its codice fiscale, provisional code or name and birth date reach.
+// It returns ErrNotFound when there is none, or a *ValidationError.
+func (s *Service) Lookup(ctx context.Context, domain string, id Identity, hook Hook) (Result, error) {
+	if !ValidDomain(domain) {
+		return Result{}, fmt.Errorf("%w: domain", ErrMalformed)
+	}
+	preps, results, err := s.prepare(ctx, []Identity{id})
+	if err != nil {
+		return Result{}, err
+	}
+	if results[0].Err != nil {
+		return Result{}, results[0].Err
+	}
+	out := results
+	err = s.tx.WithTx(ctx, func(ctx context.Context) error {
+		owners, err := s.store.FindStrong(ctx, preps[0].strong)
+		if err != nil {
+			return err
+		}
+		var known []PersonID
+		for _, p := range owners {
+			known = append(known, p)
+		}
+		kinds, err := s.store.StrongKinds(ctx, known)
+		if err != nil {
+			return err
+		}
+		person, _ := s.choose(preps[0], owners, func(p PersonID) bool {
+			return slices.Contains(kinds[p], KindCF) || slices.Contains(kinds[p], KindPROV)
+		})
+		if person.IsZero() {
+			return ErrNotFound
+		}
+		out[0].Person, out[0].Status = person, StatusExisting
+		// The token is derived, not invented: recording it lets it resolve
+		// through GET /v1/tokens/{token} like any other.
+		var ch Changes
+		if err := s.issueTokens(ctx, domain, out, &ch); err != nil {
+			return err
+		}
+		if err := s.store.WriteChanges(ctx, ch); err != nil {
+			return err
+		}
+		if hook != nil {
+			return hook(ctx, out)
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return out[0], nil
+}
+
+// TokenInfo is what GET /v1/tokens/{token} shows.
+type TokenInfo struct {
+	Token      Token
+	Domain     string
+	KeyVersion int
+	Retired    bool
+	Person     PersonID
+}
+
+// FindToken returns the token t of domain. A token of another domain is
+// ErrNotFound, exactly like an unknown one.
+func (s *Service) FindToken(ctx context.Context, domain string, t Token) (TokenInfo, error) {
+	rec, err := s.store.FindToken(ctx, domain, t)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	return TokenInfo{Token: rec.Token, Domain: rec.Domain, KeyVersion: rec.KeyVersion, Retired: rec.Retired, Person: rec.Person}, nil
+}
+
+// PersonOf resolves a token of domain to its person; a retired token is
+// ErrNotFound.
+func (s *Service) PersonOf(ctx context.Context, domain string, t Token) (PersonID, error) {
+	info, err := s.FindToken(ctx, domain, t)
+	if err != nil {
+		return PersonID{}, err
+	}
+	if info.Retired {
+		return PersonID{}, ErrNotFound
+	}
+	return info.Person, nil
+}
+
+// RotateTokenKey starts a new version of domain's token key: new requests
+// get new tokens, old tokens keep resolving until RetireTokenKeys.
+func (s *Service) RotateTokenKey(ctx context.Context, domain string) (TokenKeyVersion, error) {
+	if !ValidDomain(domain) {
+		return TokenKeyVersion{}, fmt.Errorf("%w: domain %q", ErrMalformed, domain)
+	}
+	var v TokenKeyVersion
+	err := s.tx.WithTx(ctx, func(ctx context.Context) error {
+		if _, err := s.store.TokenKeys(ctx, domain, s.master); err != nil {
+			return err
+		}
+		var err error
+		v, err = s.store.RotateTokenKey(ctx, domain, s.master)
+		return err
+	})
+	return v, err
+}
+
+// RetireTokenKeys retires every version of domain's token key but the
+// newest: the tokens they issued stop resolving.
+func (s *Service) RetireTokenKeys(ctx context.Context, domain string) (int, error) {
+	if !ValidDomain(domain) {
+		return 0, fmt.Errorf("%w: domain %q", ErrMalformed, domain)
+	}
+	return s.store.RetireTokenKeys(ctx, domain)
+}
+
+// TokenKeyVersions lists domain's token key versions.
+func (s *Service) TokenKeyVersions(ctx context.Context, domain string) ([]TokenKeyVersion, error) {
+	if !ValidDomain(domain) {
+		return nil, fmt.Errorf("%w: domain %q", ErrMalformed, domain)
+	}
+	return s.store.TokenKeys(ctx, domain, s.master)
+}
