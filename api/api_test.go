@@ -28,6 +28,10 @@ var paramPattern = regexp.MustCompile(`:([A-Za-z_]+)`)
 var wantGrants = map[Action][]authn.Role{
 	ActionAuditList:   {authn.RoleAuditor},
 	ActionAuditVerify: {authn.RoleAuditor},
+
+	ActionTokensResolve: {authn.RoleServiceOperator, authn.RoleFacilityOperator},
+	ActionTokensLookup:  {authn.RoleServiceOperator, authn.RoleFacilityOperator},
+	ActionTokensRead:    {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

@@ -23,15 +23,38 @@ import (
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/audit/auditpg"
 	"github.com/toscana/sirm/internal/authn"
+	"github.com/toscana/sirm/internal/pgdb"
 	"github.com/toscana/sirm/internal/pgtest"
+	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/linkage/linkagepg"
 )
 
 // logSink collects every log line of every server this package's tests
 // build; TestMain scans it for JWTs and key material once they are done.
 type logSink struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	secrets [][]byte
+	mu         sync.Mutex
+	buf        bytes.Buffer
+	secrets    [][]byte
+	identities []string
+}
+
+// addIdentity registers identity values the logs must never hold.
+func (l *logSink) addIdentity(vs ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.identities = append(l.identities, vs...)
+}
+
+// httptestResponse is a recorded response with its body.
+type httptestResponse struct {
+	code int
+	body []byte
+	w    *httptest.ResponseRecorder
+}
+
+func (r *httptestResponse) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.body, v), "body: %s", r.body)
 }
 
 func (l *logSink) Write(p []byte) (int, error) {
@@ -71,6 +94,11 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	sink.mu.Lock()
 	found := leaks(sink.buf.Bytes(), sink.secrets)
+	for _, id := range sink.identities {
+		if bytes.Contains(bytes.ToUpper(sink.buf.Bytes()), []byte(strings.ToUpper(id))) {
+			found = append(found, "an identity value")
+		}
+	}
 	sink.mu.Unlock()
 	if len(found) > 0 {
 		fmt.Fprintf(os.Stderr, "log scan: the logs of this test run contain %s\n", strings.Join(found, "; "))
@@ -80,6 +108,7 @@ func TestMain(m *testing.M) {
 }
 
 type testEnv struct {
+	db    *pgdb.DB
 	srv   *Server
 	key   ed25519.PrivateKey
 	store *auditpg.Store
@@ -92,17 +121,31 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	sink.addSecret(key.Seed())
-	store := auditpg.New(pgtest.DB(t))
+	db := pgtest.DB(t)
+	store := auditpg.New(db)
+	prfKey := bytes.Repeat([]byte{7}, 32)
+	prf, err := linkage.NewHMAC(prfKey)
+	require.NoError(t, err)
+	master := bytes.Repeat([]byte{9}, 32)
+	sink.addSecret(prfKey)
+	sink.addSecret(master)
+	lk, err := linkage.NewService(linkage.Config{
+		Store: linkagepg.New(db), Tx: db, PRF: prf,
+		TokenMasters: map[int][]byte{1: master},
+		Policy:       linkage.Policy{MaxAgeYears: 21},
+	})
+	require.NoError(t, err)
 	opts := Options{
 		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
 		Audit:    audit.NewService(store),
+		Linkage:  lk,
 		Verifier: authn.NewDevVerifier(pub),
 		Checks:   map[string]Checker{"database": CheckFunc(func(context.Context) error { return nil })},
 	}
 	for _, f := range mod {
 		f(&opts)
 	}
-	return &testEnv{srv: New(opts), key: key, store: store}
+	return &testEnv{srv: New(opts), key: key, store: store, db: db}
 }
 
 func (e *testEnv) token(t testing.TB, role authn.Role, org string) string {

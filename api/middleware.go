@@ -244,6 +244,8 @@ func objectType(a Action) string {
 	switch a {
 	case ActionAuditList, ActionAuditVerify:
 		return "audit_log"
+	case ActionTokensResolve, ActionTokensLookup, ActionTokensRead:
+		return "person"
 	}
 	return ""
 }

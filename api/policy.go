@@ -9,6 +9,10 @@ type Action string
 const (
 	ActionAuditList   Action = "audit.events.list"
 	ActionAuditVerify Action = "audit.verify"
+
+	ActionTokensResolve Action = "tokens.resolve"
+	ActionTokensLookup  Action = "tokens.lookup"
+	ActionTokensRead    Action = "tokens.read"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -37,7 +41,15 @@ type rule struct {
 var policy = map[Action]rule{
 	ActionAuditList:   {grants: map[authn.Role]Scope{authn.RoleAuditor: ScopeAny}, personLevel: true},
 	ActionAuditVerify: {grants: map[authn.Role]Scope{authn.RoleAuditor: ScopeAny}, personLevel: true},
+
+	// Tokens are always issued in the caller's own domain (its org), so
+	// the scope is the caller's by construction.
+	ActionTokensResolve: {grants: operators, personLevel: true},
+	ActionTokensLookup:  {grants: operators, personLevel: true},
+	ActionTokensRead:    {grants: operators, personLevel: true},
 }
+
+var operators = map[authn.Role]Scope{authn.RoleServiceOperator: ScopeOwnOrg, authn.RoleFacilityOperator: ScopeOwnOrg}
 
 // allows reports whether role may perform action, and in which scope.
 func allows(action Action, role authn.Role) (Scope, bool) {

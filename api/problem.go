@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/toscana/sirm/internal/authn"
+	"github.com/toscana/sirm/linkage"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -78,6 +79,7 @@ var errorCodes = []struct {
 	message string
 }{
 	{authn.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Unauthenticated", "a valid bearer token is required"},
+	{linkage.ErrNotFound, http.StatusNotFound, "not-found", "Not found", "no minor matches"},
 }
 
 // toProblem converts err to the problem sent to the client, and reports

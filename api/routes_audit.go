@@ -50,7 +50,7 @@ type auditListResponse struct {
 
 // parseAuditFilter reads the query; every bad parameter is named.
 func parseAuditFilter(c *gin.Context) (audit.Filter, error) {
-	f := audit.Filter{Actor: c.Query("actor"), Org: c.Query("org"), Action: c.Query("action")}
+	f := audit.Filter{Actor: c.Query("actor"), Org: c.Query("org"), Action: c.Query("action"), PersonRef: c.Query("person_ref")}
 	var bad []FieldError
 	parseTime := func(name string) time.Time {
 		v := c.Query(name)
@@ -86,7 +86,7 @@ func parseAuditFilter(c *gin.Context) (audit.Filter, error) {
 	}
 	for name, vs := range c.Request.URL.Query() {
 		switch name {
-		case "actor", "org", "action", "from", "to", "cursor", "limit":
+		case "actor", "org", "action", "person_ref", "from", "to", "cursor", "limit":
 			if len(vs) > 1 {
 				bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
 			}

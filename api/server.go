@@ -18,6 +18,7 @@ import (
 
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
+	"github.com/toscana/sirm/linkage"
 )
 
 func init() {
@@ -40,6 +41,7 @@ func (f CheckFunc) Check(ctx context.Context) error { return f(ctx) }
 type Options struct {
 	Logger   *slog.Logger
 	Audit    *audit.Service
+	Linkage  *linkage.Service
 	Verifier authn.Verifier
 	// Checks are the dependencies /status and /readyz report, by name
 	// ("database", "keys").
@@ -57,6 +59,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	audit    *audit.Service
+	linkage  *linkage.Service
 	verifier authn.Verifier
 	engine   *gin.Engine
 	routes   map[routeKey]routeInfo
@@ -83,6 +86,7 @@ func New(opts Options) *Server {
 		opts:     opts,
 		log:      opts.Logger,
 		audit:    opts.Audit,
+		linkage:  opts.Linkage,
 		verifier: opts.Verifier,
 		routes:   map[routeKey]routeInfo{},
 		limiter:  newLimiter(opts.RatePerSecond, opts.RateBurst),
@@ -103,6 +107,9 @@ func New(opts Options) *Server {
 	s.openapiRoutes(v1)
 	authed := v1.Group("", s.authenticate, s.rateLimit)
 	s.auditRoutes(authed)
+	if s.linkage != nil {
+		s.tokenRoutes(authed)
+	}
 	return s
 }
 
