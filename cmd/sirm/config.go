@@ -29,6 +29,7 @@ type Config struct {
 	OIDCIssuer    string
 	OIDCAudience  string
 	Keys          vaultcfg.Config
+	Linkage       LinkageConfig
 }
 
 // settings binds flags to environment variables and remembers them for the

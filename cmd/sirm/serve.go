@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.environment(&c)
 	s.server(&c)
 	s.keys(&c)
+	s.linkage(&c)
 	if err := s.parse(args); err != nil {
 		return err
 	}
@@ -58,6 +59,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer db.Close()
 
+	lk, err := newLinkage(ctx, c.Linkage, keys, db)
+	if err != nil {
+		return err
+	}
+	if err := lk.PinBackend(ctx); err != nil {
+		return err
+	}
+
 	var verifier authn.Verifier
 	if c.OIDCIssuer != "" {
 		if verifier, err = authn.NewOIDCVerifier(ctx, c.OIDCIssuer, c.OIDCAudience); err != nil {
@@ -74,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := api.New(api.Options{
 		Logger:   log,
 		Audit:    audit.NewService(auditpg.New(db)),
+		Linkage:  lk,
 		Verifier: verifier,
 		Checks: map[string]api.Checker{
 			"database": api.CheckFunc(db.Ping),
@@ -88,7 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "env", c.Env, "keys", keys.Kind(),
-		"database", redactURL(c.DatabaseURL), "auth", authMode(c))
+		"database", redactURL(c.DatabaseURL), "auth", authMode(c), "linkage", c.Linkage.Backend)
 	if err := srv.Serve(ctx, ln, c.ShutdownGrace); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/toscana/sirm/internal/pgdb"
+	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/linkage/linkagepg"
+	"github.com/toscana/sirm/vaultcfg"
+)
+
+// LinkageConfig are the settings of the pseudonymisation service.
+type LinkageConfig struct {
+	Backend        string
+	TransitKey     string
+	TransitVersion int64
+	AgeLimit       int64
+}
+
+func (s *settings) linkage(c *Config) {
+	l := &c.Linkage
+	s.str(&l.Backend, "linkage-backend", "SIRM_LINKAGE_BACKEND", linkage.BackendOPRF,
+		"PRF of the match keys: oprf, hmac or transit (Vault); fixed at a deployment's first start", false)
+	s.str(&l.TransitKey, "linkage-transit-key", "SIRM_LINKAGE_TRANSIT_KEY", "sirm-linkage", "Vault transit key of the transit backend", false)
+	s.int64(&l.TransitVersion, "linkage-transit-version", "SIRM_LINKAGE_TRANSIT_VERSION", 1, "transit key version, pinned")
+	s.int64(&l.AgeLimit, "age-limit", "SIRM_AGE_LIMIT", 21, "oldest age in years accepted for an identity (minors and young adults); 0 turns it off")
+}
+
+// newPRF builds the configured PRF backend from the key source.
+func newPRF(ctx context.Context, c LinkageConfig, keys vaultcfg.Source) (linkage.PRF, error) {
+	switch c.Backend {
+	case linkage.BackendOPRF, linkage.BackendHMAC:
+		sec, err := keys.Secret(ctx, vaultcfg.SecretLinkage)
+		if err != nil {
+			return nil, err
+		}
+		if c.Backend == linkage.BackendOPRF {
+			return linkage.NewOPRF(sec.Material)
+		}
+		return linkage.NewHMAC(sec.Material)
+	case linkage.BackendTransit:
+		vs, ok := keys.(*vaultcfg.VaultSource)
+		if !ok {
+			return nil, errors.New("the transit linkage backend needs SIRM_KEYS=vault")
+		}
+		return vaultcfg.NewTransitPRF(vs.Transit(c.TransitKey), int(c.TransitVersion))
+	}
+	return nil, fmt.Errorf("SIRM_LINKAGE_BACKEND=%q: use oprf, hmac or transit", c.Backend)
+}
+
+// newLinkage builds the linkage service: PRF, token master secrets, store.
+func newLinkage(ctx context.Context, c LinkageConfig, keys vaultcfg.Source, db *pgdb.DB) (*linkage.Service, error) {
+	prf, err := newPRF(ctx, c, keys)
+	if err != nil {
+		return nil, err
+	}
+	versions, err := keys.Versions(ctx, vaultcfg.SecretToken)
+	if err != nil {
+		return nil, err
+	}
+	masters := make(map[int][]byte, len(versions))
+	for _, v := range versions {
+		sec, err := keys.SecretVersion(ctx, vaultcfg.SecretToken, v)
+		if err != nil {
+			return nil, err
+		}
+		masters[v] = sec.Material
+	}
+	if c.AgeLimit < 0 {
+		return nil, errors.New("SIRM_AGE_LIMIT must be 0 (off) or a number of years")
+	}
+	return linkage.NewService(linkage.Config{
+		Store: linkagepg.New(db), Tx: db, PRF: prf, TokenMasters: masters,
+		Policy: linkage.Policy{MaxAgeYears: int(c.AgeLimit)},
+	})
+}
