@@ -107,7 +107,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testPRF is the PRF backend of the next newTestEnv: HMAC, fast, for
+// tests; benchmarks set OPRF.
+var testPRF = linkage.BackendHMAC
+
 type testEnv struct {
+	prf   linkage.PRF
 	db    *pgdb.DB
 	srv   *Server
 	key   ed25519.PrivateKey
@@ -124,7 +129,12 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	db := pgtest.DB(t)
 	store := auditpg.New(db)
 	prfKey := bytes.Repeat([]byte{7}, 32)
-	prf, err := linkage.NewHMAC(prfKey)
+	var prf linkage.PRF
+	if testPRF == linkage.BackendOPRF {
+		prf, err = linkage.NewOPRF(prfKey)
+	} else {
+		prf, err = linkage.NewHMAC(prfKey)
+	}
 	require.NoError(t, err)
 	master := bytes.Repeat([]byte{9}, 32)
 	sink.addSecret(prfKey)
@@ -145,7 +155,7 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	for _, f := range mod {
 		f(&opts)
 	}
-	return &testEnv{srv: New(opts), key: key, store: store, db: db}
+	return &testEnv{srv: New(opts), key: key, store: store, db: db, prf: prf}
 }
 
 func (e *testEnv) token(t testing.TB, role authn.Role, org string) string {
