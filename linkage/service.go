@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -71,10 +73,16 @@ type TokenKeyVersion struct {
 
 // Changes are what one resolution writes. Strong keys are inserted only
 // where absent; when one exists already (a concurrent resolution got there
-// first), WriteChanges returns ErrRace and writes nothing.
+// first), WriteChanges returns ErrRace and writes nothing. Likewise when a
+// code (CF or PROV) is attached to a person that is not in Persons and a
+// concurrent resolution has meanwhile given that person a code of the same
+// kind: the plan that allowed the link no longer holds.
+//
+// Every slice is sorted (keys by kind, digest and person; tokens by
+// token), so concurrent writers take their row locks in one order.
 type Changes struct {
 	Persons    []NewPerson
-	StrongKeys []KeyOwner // sorted by key, so concurrent writers lock in one order
+	StrongKeys []KeyOwner
 	WeakKeys   []KeyOwner
 	Tokens     []TokenRecord
 }
@@ -98,7 +106,10 @@ type Store interface {
 	FindStrong(ctx context.Context, keys []Digest) (map[string]PersonID, error)
 	// StrongKinds returns, for each of persons, the strong kinds it holds.
 	StrongKinds(ctx context.Context, persons []PersonID) (map[PersonID][]KeyKind, error)
-	// WriteChanges writes c; ErrRace when a strong key already exists.
+	// WriteChanges writes c, or nothing: ErrRace when a strong key it
+	// inserts already exists, or when a person not in c.Persons already
+	// holds a code of the kind c attaches to it (see Changes). Nothing of c
+	// stays written after an error, even in a transaction ctx carries.
 	WriteChanges(ctx context.Context, c Changes) error
 	// TokenKeys returns the versions of domain's token key, oldest first,
 	// creating version 1 (of masterVersion) when the domain has none.
@@ -275,6 +286,9 @@ func (s *Service) Resolve(ctx context.Context, domain string, ids []Identity, ho
 	if err != nil {
 		return nil, err
 	}
+	if len(preps) == 0 && hook == nil {
+		return results, nil // nothing valid: nothing to read or write
+	}
 	for attempt := 0; ; attempt++ {
 		out := slices.Clone(results)
 		err := s.tx.WithTx(ctx, func(ctx context.Context) error {
@@ -314,28 +328,23 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 	if err != nil {
 		return Changes{}, err
 	}
-	// Which known persons already hold an identifying code (CF or PROV):
-	// a different code on the same name and date is another minor.
-	var known []PersonID
-	seen := map[PersonID]bool{}
-	for _, p := range owners {
-		if !seen[p] {
-			seen[p] = true
-			known = append(known, p)
-		}
-	}
-	kinds, err := s.store.StrongKinds(ctx, known)
+	// stored are the owners as the database has them, before this batch:
+	// an identity whose NDS a person owned already brings that person no
+	// weak key it lacks (see below).
+	stored := maps.Clone(owners)
+	// Which codes (CF, PROV) the known persons hold: a person holding a
+	// code of one kind is not linked by name and date to an identity
+	// bringing another code of that kind.
+	kinds, err := s.store.StrongKinds(ctx, distinctOwners(owners))
 	if err != nil {
 		return Changes{}, err
 	}
-	hasCode := func(p PersonID) bool {
-		return slices.Contains(kinds[p], KindCF) || slices.Contains(kinds[p], KindPROV)
-	}
+	holds := func(p PersonID, k KeyKind) bool { return slices.Contains(kinds[p], k) }
 
 	var ch Changes
 	weakSeen := map[string]bool{}
 	for _, p := range preps {
-		person, status := s.choose(p, owners, hasCode)
+		person, status := choose(p, owners, holds)
 		if person.IsZero() {
 			person, status = NewPersonID(), StatusNew
 			ch.Persons = append(ch.Persons, NewPerson{ID: person, Attrs: p.attrs})
@@ -353,50 +362,99 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 				status = StatusLinked
 			}
 		}
+		out[p.index].Person, out[p.index].Status = person, status
+		// Every weak key is a function of the names and the birth date,
+		// which NDS holds, and is written with it: a person that owned this
+		// NDS before the batch has these weak keys already.
+		if nds, ok := p.nds(); ok && stored[nds.id()] == person {
+			continue
+		}
 		for _, d := range p.weak {
-			id := d.id() + person.String()
+			id := d.id() + string(person.b[:])
 			if !weakSeen[id] {
 				weakSeen[id] = true
 				ch.WeakKeys = append(ch.WeakKeys, KeyOwner{Key: d, Person: person})
 			}
 		}
-		out[p.index].Person, out[p.index].Status = person, status
 	}
-	slices.SortFunc(ch.StrongKeys, func(a, b KeyOwner) int { return compareDigests(a.Key, b.Key) })
-	slices.SortFunc(ch.WeakKeys, func(a, b KeyOwner) int { return compareDigests(a.Key, b.Key) })
+	// Every writer inserts in one global order (key, then person), so two
+	// transactions inserting overlapping rows wait on each other and never
+	// deadlock.
+	slices.SortFunc(ch.StrongKeys, compareKeyOwners)
+	slices.SortFunc(ch.WeakKeys, compareKeyOwners)
 	return ch, nil
 }
 
-// choose picks the known person an identity resolves to, if any:
-//   - its codice fiscale (or provisional code) when known: codes are
-//     authoritative;
-//   - else its name, birth date and sex (NDS), unless that person holds a
-//     code and the identity brings a different one: then it is another
-//     minor, never linked automatically.
-func (s *Service) choose(p prepared, owners map[string]PersonID, hasCode func(PersonID) bool) (PersonID, Status) {
-	var bringsCode bool
+func compareKeyOwners(a, b KeyOwner) int {
+	if c := compareDigests(a.Key, b.Key); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Person.b[:], b.Person.b[:])
+}
+
+// distinctOwners returns the persons of owners, each once, in a fixed order.
+func distinctOwners(owners map[string]PersonID) []PersonID {
+	var ps []PersonID
+	seen := map[PersonID]bool{}
+	for _, p := range owners {
+		if !seen[p] {
+			seen[p] = true
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b PersonID) int { return bytes.Compare(a.b[:], b.b[:]) })
+	return ps
+}
+
+// nds returns the NDS key of p; every valid identity has one.
+func (p prepared) nds() (Digest, bool) {
+	for _, d := range p.strong {
+		if d.Kind == KindNDS {
+			return d, true
+		}
+	}
+	return Digest{}, false
+}
+
+// code returns the code (CF or PROV) p brings, if any: an identity has one
+// code field, so at most one.
+func (p prepared) code() (Digest, bool) {
 	for _, d := range p.strong {
 		if d.Kind == KindCF || d.Kind == KindPROV {
-			bringsCode = true
-			if owner, ok := owners[d.id()]; ok {
-				return owner, StatusExisting
-			}
+			return d, true
 		}
 	}
-	for _, d := range p.strong {
-		if d.Kind != KindNDS {
-			continue
+	return Digest{}, false
+}
+
+// choose picks the known person an identity resolves to, if any:
+//   - the owner of its code (codice fiscale or provisional code) when known:
+//     codes are authoritative;
+//   - else the owner of its name, birth date and sex (NDS), unless that
+//     person holds another code of the same kind as the identity's: two
+//     different codici fiscali (or two provisional codes) are two minors,
+//     never linked automatically. A code of the other kind does not block:
+//     a foreign minor first registered with a provisional code and later
+//     with the definitive codice fiscale is one minor when NDS agrees.
+func choose(p prepared, owners map[string]PersonID, holds func(PersonID, KeyKind) bool) (PersonID, Status) {
+	code, hasCode := p.code()
+	if hasCode {
+		if owner, ok := owners[code.id()]; ok {
+			return owner, StatusExisting
 		}
-		owner, ok := owners[d.id()]
-		if !ok {
-			return PersonID{}, ""
-		}
-		if bringsCode && hasCode(owner) {
-			return PersonID{}, ""
-		}
-		return owner, StatusExisting
 	}
-	return PersonID{}, ""
+	nds, ok := p.nds()
+	if !ok {
+		return PersonID{}, ""
+	}
+	owner, ok := owners[nds.id()]
+	if !ok {
+		return PersonID{}, ""
+	}
+	if hasCode && holds(owner, code.Kind) {
+		return PersonID{}, ""
+	}
+	return owner, StatusExisting
 }
 
 // tokenKeys returns the current key of domain and every unretired one.
@@ -425,15 +483,20 @@ func (s *Service) deriveKey(v TokenKeyVersion) (TokenKey, error) {
 	return DeriveTokenKey(master, v.Domain, v.Version)
 }
 
-// issueTokens sets the token of every resolved identity and records it.
+// issueTokens sets the token of every resolved identity and records it,
+// in person order like the keys, so concurrent writers never deadlock. A
+// batch with nothing resolved touches no token key.
 func (s *Service) issueTokens(ctx context.Context, domain string, out []Result, ch *Changes) error {
+	if !slices.ContainsFunc(out, func(r Result) bool { return r.Err == nil && !r.Person.IsZero() }) {
+		return nil
+	}
 	key, _, err := s.tokenKeys(ctx, domain)
 	if err != nil {
 		return err
 	}
 	seen := map[PersonID]bool{}
 	for i := range out {
-		if out[i].Err != nil {
+		if out[i].Err != nil || out[i].Person.IsZero() {
 			continue
 		}
 		out[i].Token = key.Token(out[i].Person)
@@ -442,6 +505,7 @@ func (s *Service) issueTokens(ctx context.Context, domain string, out []Result, 
 			ch.Tokens = append(ch.Tokens, TokenRecord{Domain: domain, Token: out[i].Token, Person: out[i].Person, KeyVersion: key.Version})
 		}
 	}
+	slices.SortFunc(ch.Tokens, func(a, b TokenRecord) int { return strings.Compare(a.Token.s, b.Token.s) })
 	return nil
 }
 
@@ -465,16 +529,12 @@ func (s *Service) Lookup(ctx context.Context, domain string, id Identity, hook H
 		if err != nil {
 			return err
 		}
-		var known []PersonID
-		for _, p := range owners {
-			known = append(known, p)
-		}
-		kinds, err := s.store.StrongKinds(ctx, known)
+		kinds, err := s.store.StrongKinds(ctx, distinctOwners(owners))
 		if err != nil {
 			return err
 		}
-		person, _ := s.choose(preps[0], owners, func(p PersonID) bool {
-			return slices.Contains(kinds[p], KindCF) || slices.Contains(kinds[p], KindPROV)
+		person, _ := choose(preps[0], owners, func(p PersonID, k KeyKind) bool {
+			return slices.Contains(kinds[p], k)
 		})
 		if person.IsZero() {
 			return ErrNotFound

@@ -1,7 +1,7 @@
 // Package linkagepg keeps linkage's persons, match keys and tokens in
 // PostgreSQL (schema linkage, migration 002). Writes go in bulk — one
-// statement per table per batch, from arrays — and run in the transaction
-// the context carries.
+// statement per table per batch, from arrays, or COPY where no row can
+// conflict — and run in the transaction the context carries.
 package linkagepg
 
 import (
@@ -117,7 +117,7 @@ const (
 INSERT INTO linkage.persons (id, sex, birth_year, birth_month, citizenship_group)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[])`
 	// Rows go in in array order, which the Service sorted, so two
-	// transactions inserting overlapping keys wait on each other in the same
+	// transactions inserting overlapping rows wait on each other in the same
 	// order and never deadlock.
 	insertStrongSQL = `
 INSERT INTO linkage.match_keys (kind, digest, person_id)
@@ -143,55 +143,176 @@ func keyArrays(ks []linkage.KeyOwner) ([]string, [][]byte, [][16]byte) {
 	return kinds, digests, persons
 }
 
+const (
+	// Locking the persons that receive a code serialises two resolutions
+	// giving one person two codes of a kind; FOR NO KEY UPDATE does not
+	// conflict with the key-share locks that inserts referencing the
+	// person take. ORDER BY makes every writer lock in one order.
+	lockPersonsSQL = `
+SELECT id FROM linkage.persons WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`
+	heldCodesSQL = `
+SELECT count(*) FROM linkage.match_keys k
+JOIN unnest($1::uuid[], $2::text[]) AS g(person_id, kind) ON k.person_id = g.person_id AND k.kind = g.kind`
+	savepointSQL         = `SAVEPOINT linkagepg_write`
+	rollbackSavepointSQL = `ROLLBACK TO SAVEPOINT linkagepg_write`
+	releaseSavepointSQL  = `RELEASE SAVEPOINT linkagepg_write`
+)
+
 // WriteChanges writes c in the transaction ctx carries (or one of its own);
-// linkage.ErrRace when a strong key exists already.
+// linkage.ErrRace when a strong key exists already or a person has
+// meanwhile received a code of the kind c gives it. After ErrRace nothing
+// of c stays written: in a transaction of the caller's, c is written under
+// a savepoint that ErrRace rolls back, so the caller can plan again.
 func (s *Store) WriteChanges(ctx context.Context, c linkage.Changes) error {
-	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		q := s.db.Q(ctx)
-		if n := len(c.Persons); n > 0 {
-			ids := make([][16]byte, n)
-			sex := make([]string, n)
-			years := make([]int32, n)
-			months := make([]int32, n)
-			groups := make([]string, n)
-			for i, p := range c.Persons {
-				ids[i], sex[i], groups[i] = personUUID(p.ID), p.Attrs.Sex, p.Attrs.CitizenshipGroup
-				years[i], months[i] = int32(p.Attrs.BirthYear), int32(p.Attrs.BirthMonth)
-			}
-			if _, err := q.Exec(ctx, insertPersonsSQL, ids, sex, years, months, groups); err != nil {
-				return fmt.Errorf("insert persons: %w", err)
-			}
+	if !pgdb.InTx(ctx) {
+		return s.db.WithTx(ctx, func(ctx context.Context) error { return s.writeChanges(ctx, c) })
+	}
+	if len(c.StrongKeys) == 0 {
+		return s.writeChanges(ctx, c) // ErrRace is not possible
+	}
+	q := s.db.Q(ctx)
+	if _, err := q.Exec(ctx, savepointSQL); err != nil {
+		return fmt.Errorf("write linkage changes: %w", err)
+	}
+	err := s.writeChanges(ctx, c)
+	if errors.Is(err, linkage.ErrRace) {
+		if _, rbErr := q.Exec(ctx, rollbackSavepointSQL); rbErr != nil {
+			return fmt.Errorf("write linkage changes: %w", rbErr)
 		}
-		if len(c.StrongKeys) > 0 {
-			kinds, digests, persons := keyArrays(c.StrongKeys)
-			tag, err := q.Exec(ctx, insertStrongSQL, kinds, digests, persons)
-			if err != nil {
-				return fmt.Errorf("insert match keys: %w", err)
-			}
-			if tag.RowsAffected() != int64(len(c.StrongKeys)) {
-				return linkage.ErrRace
-			}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, releaseSavepointSQL); err != nil {
+		return fmt.Errorf("write linkage changes: %w", err)
+	}
+	return nil
+}
+
+// codeGuard returns the persons, not created by c, to which c attaches a
+// code, and the kind of each.
+func codeGuard(c linkage.Changes) ([][16]byte, []string) {
+	created := make(map[linkage.PersonID]bool, len(c.Persons))
+	for _, p := range c.Persons {
+		created[p.ID] = true
+	}
+	var (
+		persons [][16]byte
+		kinds   []string
+	)
+	for _, k := range c.StrongKeys {
+		if (k.Key.Kind == linkage.KindCF || k.Key.Kind == linkage.KindPROV) && !created[k.Person] {
+			persons = append(persons, personUUID(k.Person))
+			kinds = append(kinds, string(k.Key.Kind))
 		}
-		if len(c.WeakKeys) > 0 {
-			kinds, digests, persons := keyArrays(c.WeakKeys)
-			if _, err := q.Exec(ctx, insertWeakSQL, kinds, digests, persons); err != nil {
-				return fmt.Errorf("insert blocking keys: %w", err)
-			}
-		}
-		if n := len(c.Tokens); n > 0 {
-			domains := make([]string, n)
-			toks := make([]string, n)
-			persons := make([][16]byte, n)
-			versions := make([]int32, n)
-			for i, t := range c.Tokens {
-				domains[i], toks[i], persons[i], versions[i] = t.Domain, t.Token.String(), personUUID(t.Person), int32(t.KeyVersion)
-			}
-			if _, err := q.Exec(ctx, insertTokensSQL, domains, toks, persons, versions); err != nil {
-				return fmt.Errorf("insert tokens: %w", err)
-			}
-		}
+	}
+	return persons, kinds
+}
+
+// copier is what COPY needs: pgx.Tx and *pgxpool.Pool have it.
+type copier interface {
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// writeWeak inserts c's weak keys. Those of the persons c creates cannot
+// exist yet, so they go in by COPY, several times faster than an INSERT
+// checking conflicts; those of existing persons may, and go in by INSERT
+// … ON CONFLICT DO NOTHING.
+func (s *Store) writeWeak(ctx context.Context, q pgdb.Querier, c linkage.Changes) error {
+	if len(c.WeakKeys) == 0 {
 		return nil
-	})
+	}
+	created := make(map[linkage.PersonID]bool, len(c.Persons))
+	for _, p := range c.Persons {
+		created[p.ID] = true
+	}
+	var fresh, existing []linkage.KeyOwner
+	for _, k := range c.WeakKeys {
+		if created[k.Person] {
+			fresh = append(fresh, k)
+		} else {
+			existing = append(existing, k)
+		}
+	}
+	cp, ok := q.(copier)
+	if !ok {
+		existing = c.WeakKeys
+		fresh = nil
+	}
+	if len(fresh) > 0 {
+		rows := make([][]any, len(fresh))
+		for i, k := range fresh {
+			rows[i] = []any{string(k.Key.Kind), k.Key.Digest, personUUID(k.Person)}
+		}
+		if _, err := cp.CopyFrom(ctx, pgx.Identifier{"linkage", "blocking_keys"},
+			[]string{"kind", "digest", "person_id"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy blocking keys: %w", err)
+		}
+	}
+	if len(existing) > 0 {
+		kinds, digests, persons := keyArrays(existing)
+		if _, err := q.Exec(ctx, insertWeakSQL, kinds, digests, persons); err != nil {
+			return fmt.Errorf("insert blocking keys: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) writeChanges(ctx context.Context, c linkage.Changes) error {
+	q := s.db.Q(ctx)
+	if persons, kinds := codeGuard(c); len(persons) > 0 {
+		if _, err := q.Exec(ctx, lockPersonsSQL, persons); err != nil {
+			return fmt.Errorf("lock persons: %w", err)
+		}
+		var held int
+		if err := q.QueryRow(ctx, heldCodesSQL, persons, kinds).Scan(&held); err != nil {
+			return fmt.Errorf("check codes of persons: %w", err)
+		}
+		if held > 0 {
+			return linkage.ErrRace
+		}
+	}
+	if n := len(c.Persons); n > 0 {
+		ids := make([][16]byte, n)
+		sex := make([]string, n)
+		years := make([]int32, n)
+		months := make([]int32, n)
+		groups := make([]string, n)
+		for i, p := range c.Persons {
+			ids[i], sex[i], groups[i] = personUUID(p.ID), p.Attrs.Sex, p.Attrs.CitizenshipGroup
+			years[i], months[i] = int32(p.Attrs.BirthYear), int32(p.Attrs.BirthMonth)
+		}
+		if _, err := q.Exec(ctx, insertPersonsSQL, ids, sex, years, months, groups); err != nil {
+			return fmt.Errorf("insert persons: %w", err)
+		}
+	}
+	if len(c.StrongKeys) > 0 {
+		kinds, digests, persons := keyArrays(c.StrongKeys)
+		tag, err := q.Exec(ctx, insertStrongSQL, kinds, digests, persons)
+		if err != nil {
+			return fmt.Errorf("insert match keys: %w", err)
+		}
+		if tag.RowsAffected() != int64(len(c.StrongKeys)) {
+			return linkage.ErrRace
+		}
+	}
+	if err := s.writeWeak(ctx, q, c); err != nil {
+		return err
+	}
+	if n := len(c.Tokens); n > 0 {
+		domains := make([]string, n)
+		toks := make([]string, n)
+		persons := make([][16]byte, n)
+		versions := make([]int32, n)
+		for i, t := range c.Tokens {
+			domains[i], toks[i], persons[i], versions[i] = t.Domain, t.Token.String(), personUUID(t.Person), int32(t.KeyVersion)
+		}
+		if _, err := q.Exec(ctx, insertTokensSQL, domains, toks, persons, versions); err != nil {
+			return fmt.Errorf("insert tokens: %w", err)
+		}
+	}
+	return nil
 }
 
 const (
