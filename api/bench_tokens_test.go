@@ -116,11 +116,19 @@ func BenchmarkTokensBatchVsPRF(b *testing.B) {
 }
 
 // BenchmarkTokenKnownMinor measures POST /v1/tokens for minors already
-// known, from 32 concurrent clients over loopback HTTP, with the OPRF
-// backend, and reports p50 and p99.
+// known, from 32 concurrent clients over loopback HTTP, for each backend,
+// and reports p50 and p99.
 func BenchmarkTokenKnownMinor(b *testing.B) {
-	testPRF = linkage.BackendOPRF
-	defer func() { testPRF = linkage.BackendHMAC }()
+	for _, backend := range []string{linkage.BackendOPRF, linkage.BackendHMAC} {
+		b.Run(backend, func(b *testing.B) {
+			testPRF = backend
+			defer func() { testPRF = linkage.BackendHMAC }()
+			benchmarkTokenKnownMinor(b)
+		})
+	}
+}
+
+func benchmarkTokenKnownMinor(b *testing.B) {
 	env := newTestEnv(b, func(o *Options) { o.RatePerSecond = 0 })
 	srv := httptest.NewServer(env.srv.Handler())
 	defer srv.Close()

@@ -215,16 +215,19 @@ type Hook func(ctx context.Context, results []Result) error
 // a race for a strong key; every retry follows a commit of the winner.
 const maxRaceRetries = 8
 
-// prepared is a valid identity with its digests.
+// prepared is a valid identity with its digests. Weak digests are
+// evaluated only when needed (see weakDigests): for a known minor, most of
+// the PRF work would be spent on keys the person has already.
 type prepared struct {
 	index  int
 	attrs  Attributes
 	strong []Digest
-	weak   []Digest
+	weakKV []KeyValue
+	weak   []Digest // nil until evaluated
 }
 
-// prepare validates ids and computes the digests of the valid ones with
-// one PRF call.
+// prepare validates ids and computes the strong digests of the valid ones
+// with one PRF call.
 func (s *Service) prepare(ctx context.Context, ids []Identity) ([]prepared, []Result, error) {
 	results := make([]Result, len(ids))
 	var (
@@ -239,38 +242,99 @@ func (s *Service) prepare(ctx context.Context, ids []Identity) ([]prepared, []Re
 			results[i].Err = err
 			continue
 		}
-		kvs := n.KeyValues()
-		ks := make([]KeyKind, len(kvs))
-		for j, kv := range kvs {
-			ks[j] = kv.Kind
-			inputs = append(inputs, PRFInput(kv))
+		p := prepared{index: i, attrs: n.Attributes()}
+		var ks []KeyKind
+		for _, kv := range n.KeyValues() {
+			if kv.Kind.Strong() {
+				ks = append(ks, kv.Kind)
+				inputs = append(inputs, PRFInput(kv))
+			} else {
+				p.weakKV = append(p.weakKV, kv)
+			}
 		}
 		kinds = append(kinds, ks)
-		preps = append(preps, prepared{index: i, attrs: n.Attributes()})
+		preps = append(preps, p)
 	}
 	if len(inputs) == 0 {
 		return preps, results, nil
 	}
-	digests, err := s.prf.Eval(ctx, inputs)
+	digests, err := s.eval(ctx, inputs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("evaluate match keys: %w", err)
-	}
-	if len(digests) != len(inputs) {
-		return nil, nil, fmt.Errorf("evaluate match keys: %d digests for %d inputs", len(digests), len(inputs))
+		return nil, nil, err
 	}
 	at := 0
 	for i := range preps {
 		for _, k := range kinds[i] {
-			d := Digest{Kind: k, Digest: digests[at]}
+			preps[i].strong = append(preps[i].strong, Digest{Kind: k, Digest: digests[at]})
 			at++
-			if k.Strong() {
-				preps[i].strong = append(preps[i].strong, d)
-			} else {
-				preps[i].weak = append(preps[i].weak, d)
-			}
 		}
 	}
 	return preps, results, nil
+}
+
+func (s *Service) eval(ctx context.Context, inputs [][]byte) ([][]byte, error) {
+	digests, err := s.prf.Eval(ctx, inputs)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate match keys: %w", err)
+	}
+	if len(digests) != len(inputs) {
+		return nil, fmt.Errorf("evaluate match keys: %d digests for %d inputs", len(digests), len(inputs))
+	}
+	return digests, nil
+}
+
+// weakDigests evaluates, in one PRF call, the weak keys of the prepared
+// identities that need them and do not have them yet.
+func (s *Service) weakDigests(ctx context.Context, preps []*prepared) error {
+	var inputs [][]byte
+	for _, p := range preps {
+		if p.weak == nil {
+			for _, kv := range p.weakKV {
+				inputs = append(inputs, PRFInput(kv))
+			}
+		}
+	}
+	if len(inputs) == 0 {
+		return nil
+	}
+	digests, err := s.eval(ctx, inputs)
+	if err != nil {
+		return err
+	}
+	at := 0
+	for _, p := range preps {
+		if p.weak == nil {
+			p.weak = make([]Digest, len(p.weakKV))
+			for j, kv := range p.weakKV {
+				p.weak[j] = Digest{Kind: kv.Kind, Digest: digests[at]}
+				at++
+			}
+		}
+	}
+	return nil
+}
+
+// prefetchWeak evaluates the weak keys of the identities whose NDS no
+// person owns yet — the new minors and new variants, the only ones that
+// will write weak keys — before the transaction, so that it stays short.
+func (s *Service) prefetchWeak(ctx context.Context, preps []prepared) error {
+	var ndss []Digest
+	for _, p := range preps {
+		if nds, ok := p.nds(); ok {
+			ndss = append(ndss, nds)
+		}
+	}
+	owned, err := s.store.FindStrong(ctx, ndss)
+	if err != nil {
+		return err
+	}
+	var need []*prepared
+	for i := range preps {
+		if nds, ok := preps[i].nds(); !ok || owned[nds.id()].IsZero() {
+			need = append(need, &preps[i])
+		}
+	}
+	return s.weakDigests(ctx, need)
 }
 
 // Resolve resolves every identity of ids in domain to a person and a
@@ -288,6 +352,9 @@ func (s *Service) Resolve(ctx context.Context, domain string, ids []Identity, ho
 	}
 	if len(preps) == 0 && hook == nil {
 		return results, nil // nothing valid: nothing to read or write
+	}
+	if err := s.prefetchWeak(ctx, preps); err != nil {
+		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
 		out := slices.Clone(results)
@@ -335,16 +402,35 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 	// Which codes (CF, PROV) the known persons hold: a person holding a
 	// code of one kind is not linked by name and date to an identity
 	// bringing another code of that kind.
-	kinds, err := s.store.StrongKinds(ctx, distinctOwners(owners))
-	if err != nil {
-		return Changes{}, err
+	// Only the owners of an NDS that an identity with an unknown code would
+	// reach matter; a known minor resolved by its code needs no query.
+	var ask []PersonID
+	for _, p := range preps {
+		code, hasCode := p.code()
+		nds, hasNDS := p.nds()
+		if !hasCode || !hasNDS {
+			continue
+		}
+		if _, known := owners[code.id()]; known {
+			continue
+		}
+		if owner, ok := owners[nds.id()]; ok && !slices.Contains(ask, owner) {
+			ask = append(ask, owner)
+		}
+	}
+	kinds := map[PersonID][]KeyKind{}
+	if len(ask) > 0 {
+		if kinds, err = s.store.StrongKinds(ctx, ask); err != nil {
+			return Changes{}, err
+		}
 	}
 	holds := func(p PersonID, k KeyKind) bool { return slices.Contains(kinds[p], k) }
 
 	var ch Changes
 	weakSeen := map[string]bool{}
-	for _, p := range preps {
-		person, status := choose(p, owners, holds)
+	for i := range preps {
+		p := &preps[i]
+		person, status := choose(*p, owners, holds)
 		if person.IsZero() {
 			person, status = NewPersonID(), StatusNew
 			ch.Persons = append(ch.Persons, NewPerson{ID: person, Attrs: p.attrs})
@@ -368,6 +454,10 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 		// NDS before the batch has these weak keys already.
 		if nds, ok := p.nds(); ok && stored[nds.id()] == person {
 			continue
+		}
+		// Rarely not prefetched: the NDS belonged to another person.
+		if err := s.weakDigests(ctx, []*prepared{p}); err != nil {
+			return Changes{}, err
 		}
 		for _, d := range p.weak {
 			id := d.id() + string(person.b[:])
