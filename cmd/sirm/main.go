@@ -26,6 +26,8 @@ func commands() []command {
 		{"keys", "Manage the key source: keys init | keys show.", runKeys},
 		{"dev-token", "Print a development JWT signed with the keyring's key.", runDevToken},
 		{"audit", "Work on the access log: audit verify.", runAudit},
+		{"tokenize", "Tokenize a CSV of identities through the token API, resumably.", runTokenize},
+		{"demo", "Generate fictitious data: demo identities.", runDemo},
 	}
 }
 
