@@ -350,6 +350,13 @@ func (s *Service) Resolve(ctx context.Context, domain string, ids []Identity, ho
 	if err != nil {
 		return nil, err
 	}
+	return s.resolvePrepared(ctx, domain, preps, results, hook)
+}
+
+// resolvePrepared resolves prepared identities (from Resolve, or from
+// match-key digests a client computed in blind mode) in one transaction,
+// resolving the batch again after losing a race.
+func (s *Service) resolvePrepared(ctx context.Context, domain string, preps []prepared, results []Result, hook Hook) ([]Result, error) {
 	if len(preps) == 0 && hook == nil {
 		return results, nil // nothing valid: nothing to read or write
 	}
