@@ -32,6 +32,13 @@ var wantGrants = map[Action][]authn.Role{
 	ActionTokensResolve: {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 	ActionTokensLookup:  {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 	ActionTokensRead:    {authn.RoleServiceOperator, authn.RoleFacilityOperator},
+
+	ActionReviewsList:   {authn.RoleDataSteward},
+	ActionReviewsDecide: {authn.RoleDataSteward},
+	ActionMergesUndo:    {authn.RoleDataSteward},
+
+	ActionOPRFPublicKey: {authn.RoleServiceOperator, authn.RoleFacilityOperator},
+	ActionOPRFEvaluate:  {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

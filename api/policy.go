@@ -13,6 +13,13 @@ const (
 	ActionTokensResolve Action = "tokens.resolve"
 	ActionTokensLookup  Action = "tokens.lookup"
 	ActionTokensRead    Action = "tokens.read"
+
+	ActionReviewsList   Action = "linkage.reviews.list"
+	ActionReviewsDecide Action = "linkage.reviews.decide"
+	ActionMergesUndo    Action = "linkage.merges.undo"
+
+	ActionOPRFPublicKey Action = "oprf.public_key"
+	ActionOPRFEvaluate  Action = "oprf.evaluate"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -47,9 +54,22 @@ var policy = map[Action]rule{
 	ActionTokensResolve: {grants: operators, personLevel: true},
 	ActionTokensLookup:  {grants: operators, personLevel: true},
 	ActionTokensRead:    {grants: operators, personLevel: true},
+
+	// Stewards see pseudonymous evidence only, of the whole Region.
+	ActionReviewsList:   {grants: stewards, personLevel: true},
+	ActionReviewsDecide: {grants: stewards, personLevel: true},
+	ActionMergesUndo:    {grants: stewards, personLevel: true},
+
+	// Blind mode: an evaluation touches no person, but it is how a caller
+	// would walk a dictionary of identities, so each is audited (as a
+	// count) and counted against a daily quota.
+	ActionOPRFPublicKey: {grants: operators},
+	ActionOPRFEvaluate:  {grants: operators, personLevel: true},
 }
 
 var operators = map[authn.Role]Scope{authn.RoleServiceOperator: ScopeOwnOrg, authn.RoleFacilityOperator: ScopeOwnOrg}
+
+var stewards = map[authn.Role]Scope{authn.RoleDataSteward: ScopeAny}
 
 // allows reports whether role may perform action, and in which scope.
 func allows(action Action, role authn.Role) (Scope, bool) {

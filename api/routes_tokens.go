@@ -39,6 +39,20 @@ type identityRequest struct {
 	BirthPlace    string            `json:"birth_place"`
 	Citizenship   string            `json:"citizenship"`
 	Residence     *residenceRequest `json:"residence"`
+	// MatchKeys and Attributes replace every field above in blind mode: a
+	// batch item holds an identity or these two, never both.
+	MatchKeys  []matchKeyRequest  `json:"match_keys"`
+	Attributes *attributesRequest `json:"attributes"`
+}
+
+// blind reports whether r is a blind-mode item (match keys), not an
+// identity.
+func (r identityRequest) blind() bool { return r.MatchKeys != nil || r.Attributes != nil }
+
+// hasIdentity reports whether r carries any identity field.
+func (r identityRequest) hasIdentity() bool {
+	return r.CodiceFiscale != "" || r.Surname != "" || r.GivenNames != "" || r.BirthDate != "" || r.Sex != "" ||
+		r.BirthPlace != "" || r.Citizenship != "" || r.Residence != nil
 }
 
 func (r identityRequest) toIdentity() linkage.Identity {
@@ -54,6 +68,9 @@ func (r identityRequest) toIdentity() linkage.Identity {
 
 type tokenRequest struct {
 	Identity *identityRequest `json:"identity"`
+	// Blind mode, instead of Identity.
+	MatchKeys  []matchKeyRequest  `json:"match_keys"`
+	Attributes *attributesRequest `json:"attributes"`
 }
 
 type batchRequest struct {
@@ -129,8 +146,16 @@ func (s *Server) resolveToken(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
+	if req.MatchKeys != nil || req.Attributes != nil {
+		if req.Identity != nil {
+			_ = c.Error(errValidation(FieldError{Field: "identity", Reason: "give an identity or match keys, not both"}))
+			return
+		}
+		s.resolveKeys(c, identityRequest{MatchKeys: req.MatchKeys, Attributes: req.Attributes})
+		return
+	}
 	if req.Identity == nil {
-		_ = c.Error(errValidation(FieldError{Field: "identity", Reason: "required"}))
+		_ = c.Error(errValidation(FieldError{Field: "identity", Reason: "required (or match_keys and attributes)"}))
 		return
 	}
 	p, _ := principal(c)
@@ -162,8 +187,17 @@ func (s *Server) resolveTokenBatch(c *gin.Context) {
 		_ = c.Error(e)
 		return
 	}
+	if req.Identities[0].blind() {
+		s.resolveKeysBatch(c, req.Identities)
+		return
+	}
 	ids := make([]linkage.Identity, len(req.Identities))
 	for i, r := range req.Identities {
+		if r.blind() {
+			_ = c.Error(errValidation(FieldError{Field: "identities[" + strconv.Itoa(i) + "]",
+				Reason: "a batch holds identities or match keys, not both"}))
+			return
+		}
 		ids[i] = r.toIdentity()
 	}
 	p, _ := principal(c)
@@ -172,6 +206,10 @@ func (s *Server) resolveTokenBatch(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
+	c.JSON(http.StatusOK, batchResponseOf(rs))
+}
+
+func batchResponseOf(rs []linkage.Result) batchResponse {
 	resp := batchResponse{Results: make([]batchItem, len(rs))}
 	for i, r := range rs {
 		resp.Results[i].Index = r.Index
@@ -182,7 +220,7 @@ func (s *Server) resolveTokenBatch(c *gin.Context) {
 		}
 		resp.Results[i].Token, resp.Results[i].Status = r.Token.String(), string(r.Status)
 	}
-	c.JSON(http.StatusOK, resp)
+	return resp
 }
 
 func (s *Server) lookupToken(c *gin.Context) {

@@ -52,6 +52,10 @@ type Options struct {
 	// beyond); a zero rate turns the limit off.
 	RatePerSecond float64
 	RateBurst     int
+	// OPRFDailyLimit bounds the blinded elements each organisation may
+	// have evaluated per UTC day (429 beyond); 0 means
+	// DefaultOPRFDailyLimit.
+	OPRFDailyLimit int64
 }
 
 // Server holds the services the handlers call.
@@ -82,6 +86,9 @@ func New(opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
+	if opts.OPRFDailyLimit <= 0 {
+		opts.OPRFDailyLimit = DefaultOPRFDailyLimit
+	}
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,
@@ -109,7 +116,9 @@ func New(opts Options) *Server {
 	s.auditRoutes(authed)
 	if s.linkage != nil {
 		s.tokenRoutes(authed)
+		s.linkageRoutes(authed)
 	}
+	s.oprfRoutes(authed)
 	return s
 }
 

@@ -85,6 +85,11 @@ type Changes struct {
 	StrongKeys []KeyOwner
 	WeakKeys   []KeyOwner
 	Tokens     []TokenRecord
+	// Encodings are the Bloom-filter encodings of new variants, stored
+	// once per (person, Encoding.Variant).
+	Encodings []PersonEncoding
+	// Reviews are the possible matches to open for a data steward.
+	Reviews []Review
 }
 
 // ErrRace is returned by Store.WriteChanges when a strong key it was to
@@ -124,6 +129,12 @@ type Store interface {
 	// Pin records p when the deployment has no pin yet and returns the pin
 	// in force.
 	Pin(ctx context.Context, p Pin) (Pin, error)
+	// FindCandidates returns, for each query, the persons sharing at least
+	// one of its weak keys — at most limit of them, those sharing the most
+	// kinds first — with the kinds they share, their stored encodings and
+	// codes, in one round trip whatever the number of queries; the
+	// result's i-th slice answers queries[i].
+	FindCandidates(ctx context.Context, queries [][]Digest, limit int) ([][]Candidate, error)
 }
 
 // TxRunner runs fn in a transaction carried by its context (pgdb.DB).
@@ -144,6 +155,20 @@ type Config struct {
 	// new token keys derive from the newest.
 	TokenMasters map[int][]byte
 	Policy       Policy
+	// BloomKey keys the Bloom-filter encodings (vaultcfg.SecretBloom).
+	// Without it, fuzzy matching is off: resolution uses exact keys only
+	// and no encoding is stored.
+	BloomKey []byte
+	// AutoThreshold and ReviewThreshold bound the review band of fuzzy
+	// matching (see Score): a candidate scoring at least AutoThreshold is
+	// linked, one scoring at least ReviewThreshold is opened for review.
+	// Zero means the defaults, DefaultAutoThreshold and
+	// DefaultReviewThreshold.
+	AutoThreshold   float64
+	ReviewThreshold float64
+	// MaxCandidates caps the candidates scored per identity; zero means
+	// DefaultMaxCandidates.
+	MaxCandidates int
 }
 
 // Service resolves identities to persons and tokens. It is safe for
@@ -156,6 +181,8 @@ type Service struct {
 	master  int // newest master version
 	policy  Policy
 	audit   TokenKey
+	subs    subscribers  // of merge events (merge.go)
+	fuzzy   *fuzzyConfig // nil: exact keys only
 }
 
 // NewService checks cfg and returns a Service.
@@ -175,6 +202,11 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("linkage: audit token key: %w", err)
 	}
 	s.audit = k
+	if cfg.BloomKey != nil {
+		if s.fuzzy, err = newFuzzyConfig(cfg); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -224,6 +256,11 @@ type prepared struct {
 	strong []Digest
 	weakKV []KeyValue
 	weak   []Digest // nil until evaluated
+	// norm is the normalised identity when fuzzy matching is on (nil in
+	// blind mode: no identity, no encoding); enc its encoding, computed
+	// with the weak digests.
+	norm *Normalized
+	enc  *Encoding
 }
 
 // prepare validates ids and computes the strong digests of the valid ones
@@ -243,6 +280,9 @@ func (s *Service) prepare(ctx context.Context, ids []Identity) ([]prepared, []Re
 			continue
 		}
 		p := prepared{index: i, attrs: n.Attributes()}
+		if s.fuzzy != nil {
+			p.norm = &n
+		}
 		var ks []KeyKind
 		for _, kv := range n.KeyValues() {
 			if kv.Kind.Strong() {
@@ -288,6 +328,10 @@ func (s *Service) eval(ctx context.Context, inputs [][]byte) ([][]byte, error) {
 func (s *Service) weakDigests(ctx context.Context, preps []*prepared) error {
 	var inputs [][]byte
 	for _, p := range preps {
+		if s.fuzzy != nil && p.norm != nil && p.enc == nil {
+			e := s.fuzzy.bloom.Encode(*p.norm)
+			p.enc = &e
+		}
 		if p.weak == nil {
 			for _, kv := range p.weakKV {
 				inputs = append(inputs, PRFInput(kv))
@@ -433,16 +477,50 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 	}
 	holds := func(p PersonID, k KeyKind) bool { return slices.Contains(kinds[p], k) }
 
+	// Fuzzy matching: the candidates of every identity no strong key
+	// resolves, in one store call; and the persons of this batch, which
+	// the store does not know yet.
+	var (
+		cands map[int][]Candidate
+		batch *batchIndex
+	)
+	if s.fuzzy != nil {
+		if cands, err = s.candidates(ctx, preps, owners, holds); err != nil {
+			return Changes{}, err
+		}
+		batch = newBatchIndex()
+	}
+	// codes reports the codes a candidate holds: those stored, and those
+	// this batch gave it.
+	storedCodes := map[PersonID][]KeyKind{}
+	for _, cs := range cands {
+		for _, c := range cs {
+			storedCodes[c.Person] = c.Codes
+		}
+	}
+	codes := func(p PersonID, k KeyKind) bool { return holds(p, k) || slices.Contains(storedCodes[p], k) }
+
 	var ch Changes
 	weakSeen := map[string]bool{}
+	encSeen := map[string]bool{}
 	for i := range preps {
 		p := &preps[i]
 		person, status := choose(*p, owners, holds)
+		var reviews []Review
+		if person.IsZero() && s.fuzzy != nil {
+			if person, reviews = s.fuzzy.match(p, cands[i], batch, codes); !person.IsZero() {
+				status = StatusLinked
+			}
+		}
 		if person.IsZero() {
 			person, status = NewPersonID(), StatusNew
 			ch.Persons = append(ch.Persons, NewPerson{ID: person, Attrs: p.attrs})
 			// A person created earlier in this batch holds no code yet.
 			kinds[person] = nil
+			for _, r := range reviews {
+				r.PersonB = person
+				ch.Reviews = append(ch.Reviews, r)
+			}
 		}
 		for _, d := range p.strong {
 			if _, ok := owners[d.id()]; ok {
@@ -472,6 +550,16 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 				weakSeen[id] = true
 				ch.WeakKeys = append(ch.WeakKeys, KeyOwner{Key: d, Person: person})
 			}
+		}
+		// A new variant of the person: its encoding is stored with its
+		// weak keys, once per distinct encoding.
+		if p.enc != nil {
+			v := p.enc.Variant()
+			if id := string(v) + string(person.b[:]); !encSeen[id] {
+				encSeen[id] = true
+				ch.Encodings = append(ch.Encodings, PersonEncoding{Person: person, Variant: v, Encoding: *p.enc})
+			}
+			batch.add(p, person)
 		}
 	}
 	// Every writer inserts in one global order (key, then person), so two

@@ -25,11 +25,14 @@ type Config struct {
 	MaxBodyBytes  int64
 	RatePerSecond float64
 	RateBurst     int64
-	ShutdownGrace time.Duration
-	OIDCIssuer    string
-	OIDCAudience  string
-	Keys          vaultcfg.Config
-	Linkage       LinkageConfig
+	// OPRFDailyLimit bounds the blinded elements an organisation may have
+	// evaluated per UTC day (blind mode).
+	OPRFDailyLimit int64
+	ShutdownGrace  time.Duration
+	OIDCIssuer     string
+	OIDCAudience   string
+	Keys           vaultcfg.Config
+	Linkage        LinkageConfig
 }
 
 // settings binds flags to environment variables and remembers them for the
@@ -191,6 +194,7 @@ func (s *settings) server(c *Config) {
 	s.int64(&c.MaxBodyBytes, "max-body-bytes", "SIRM_MAX_BODY_BYTES", 1<<20, "largest request body accepted (413 beyond)")
 	s.float(&c.RatePerSecond, "rate-limit", "SIRM_RATE_LIMIT", 50, "requests per second allowed to each principal (429 beyond); 0 turns it off")
 	s.int64(&c.RateBurst, "rate-burst", "SIRM_RATE_BURST", 100, "requests a principal may send at once before the rate limit applies")
+	s.int64(&c.OPRFDailyLimit, "oprf-daily-limit", "SIRM_OPRF_DAILY_LIMIT", 250_000, "blinded elements each organisation may have evaluated per UTC day in blind mode (429 beyond)")
 	s.duration(&c.ShutdownGrace, "shutdown-grace", "SIRM_SHUTDOWN_GRACE", 20*time.Second, "how long in-flight requests may run on after SIGTERM")
 }
 

@@ -17,6 +17,11 @@ type LinkageConfig struct {
 	TransitKey     string
 	TransitVersion int64
 	AgeLimit       int64
+	// AutoThreshold and ReviewThreshold bound fuzzy matching's review
+	// band; Fuzzy turns it off (exact keys only).
+	AutoThreshold   float64
+	ReviewThreshold float64
+	Fuzzy           bool
 }
 
 func (s *settings) linkage(c *Config) {
@@ -26,6 +31,11 @@ func (s *settings) linkage(c *Config) {
 	s.str(&l.TransitKey, "linkage-transit-key", "SIRM_LINKAGE_TRANSIT_KEY", "sirm-linkage", "Vault transit key of the transit backend", false)
 	s.int64(&l.TransitVersion, "linkage-transit-version", "SIRM_LINKAGE_TRANSIT_VERSION", 1, "transit key version, pinned")
 	s.int64(&l.AgeLimit, "age-limit", "SIRM_AGE_LIMIT", 21, "oldest age in years accepted for an identity (minors and young adults); 0 turns it off")
+	s.boolean(&l.Fuzzy, "linkage-fuzzy", "SIRM_LINKAGE_FUZZY", true, "fuzzy matching (Bloom-filter encodings, review queue); off: exact match keys only")
+	s.float(&l.AutoThreshold, "linkage-auto-threshold", "SIRM_LINKAGE_AUTO_THRESHOLD", linkage.DefaultAutoThreshold,
+		"fuzzy score from which a candidate is linked automatically")
+	s.float(&l.ReviewThreshold, "linkage-review-threshold", "SIRM_LINKAGE_REVIEW_THRESHOLD", linkage.DefaultReviewThreshold,
+		"fuzzy score from which a candidate becomes a possible match for a data steward (below the automatic threshold)")
 }
 
 // newPRF builds the configured PRF backend from the key source.
@@ -71,8 +81,17 @@ func newLinkage(ctx context.Context, c LinkageConfig, keys vaultcfg.Source, db *
 	if c.AgeLimit < 0 {
 		return nil, errors.New("SIRM_AGE_LIMIT must be 0 (off) or a number of years")
 	}
-	return linkage.NewService(linkage.Config{
+	cfg := linkage.Config{
 		Store: linkagepg.New(db), Tx: db, PRF: prf, TokenMasters: masters,
-		Policy: linkage.Policy{MaxAgeYears: int(c.AgeLimit)},
-	})
+		Policy:        linkage.Policy{MaxAgeYears: int(c.AgeLimit)},
+		AutoThreshold: c.AutoThreshold, ReviewThreshold: c.ReviewThreshold,
+	}
+	if c.Fuzzy {
+		sec, err := keys.Secret(ctx, vaultcfg.SecretBloom)
+		if err != nil {
+			return nil, err
+		}
+		cfg.BloomKey = sec.Material
+	}
+	return linkage.NewService(cfg)
 }

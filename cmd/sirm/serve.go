@@ -89,9 +89,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"database": api.CheckFunc(db.Ping),
 			"keys":     keys,
 		},
-		MaxBodyBytes:  c.MaxBodyBytes,
-		RatePerSecond: c.RatePerSecond,
-		RateBurst:     int(c.RateBurst),
+		MaxBodyBytes:   c.MaxBodyBytes,
+		RatePerSecond:  c.RatePerSecond,
+		RateBurst:      int(c.RateBurst),
+		OPRFDailyLimit: c.OPRFDailyLimit,
 	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/toscana/sirm/client"
+	"github.com/toscana/sirm/linkage"
 )
 
 const tokenizeSummary = `Tokenize the identities of a CSV file through the token API, in batches,
@@ -36,7 +37,14 @@ citizenship (optional). UTF-8, with or without BOM; ',' or ';' delimited.
 
 The output is written batch by batch and synced; a state file records the
 batches done, so that running the same command again after a failure or
-Ctrl-C resumes where it stopped. It is removed on success.`
+Ctrl-C resumes where it stopped. It is removed on success.
+
+With --blind the identities never leave this machine: the match keys are
+computed here, evaluated blindly by the server's OPRF (its proof checked
+against the server's public key, pinned with --oprf-fingerprint), and only
+their digests with sex, birth year and month and citizenship group are sent.
+The tokens are the same. Blind mode counts against the organisation's daily
+quota of OPRF evaluations (about 12 per identity).`
 
 // tokenizeInterruptGrace is how long the batch in flight may still take
 // after Ctrl-C, so that its tokens are kept; past it the batch is dropped.
@@ -50,6 +58,9 @@ type tokenizeOptions struct {
 	url, token     string
 	batch          int64
 	restart        bool
+	blind          bool
+	fingerprint    string
+	maxAge         int64
 }
 
 func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +75,9 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	s.str(&o.state, "state", "", "", "state file for resuming", false)
 	s.docs[len(s.docs)-1].def = "OUT.state"
 	s.boolean(&o.restart, "restart", "", false, "discard the state and the output of an earlier run and start over")
+	s.boolean(&o.blind, "blind", "SIRM_BLIND", false, "blind mode: send match-key digests computed through the server's OPRF, never the identities")
+	s.str(&o.fingerprint, "oprf-fingerprint", "SIRM_OPRF_FINGERPRINT", "", "blind mode: the server's OPRF key fingerprint (oprf:sha256:…) to pin; empty trusts the key the server presents", false)
+	s.int64(&o.maxAge, "max-age", "SIRM_MAX_AGE", 21, "blind mode: refuse identities older than this many years, as the server does (0: no limit)")
 	if err := s.parse(args); err != nil {
 		return err
 	}
@@ -84,6 +98,12 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	c := &client.Client{BaseURL: o.url, Token: o.token, UserAgent: "sirm-tokenize"}
 	tuneTokenizeClient(c)
 	return tokenize(ctx, o, c, stderr)
+}
+
+// batcher resolves one batch of identities: the client itself, or its
+// blind mode.
+type batcher interface {
+	TokenizeBatch(ctx context.Context, ids []client.Identity) ([]client.Result, error)
 }
 
 // tokenizeState is the state file: what identifies the run, and how far it
@@ -159,6 +179,10 @@ func tokenize(ctx context.Context, o tokenizeOptions, c *client.Client, stderr i
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(tokenizeInterruptGrace, cancelReq) })
 	defer stopGrace()
 
+	var bt batcher = c
+	if o.blind {
+		bt = &client.Blind{Client: c, Fingerprint: o.fingerprint, Policy: linkage.Policy{MaxAgeYears: int(o.maxAge)}}
+	}
 	prog := newProgress(stderr, total, skip, batches)
 	ids := make([]client.Identity, 0, batch)
 	var buf bytes.Buffer
@@ -182,7 +206,7 @@ func tokenize(ctx context.Context, o tokenizeOptions, c *client.Client, stderr i
 		if len(ids) == 0 {
 			return fmt.Errorf("input: ended at row %d, before the %d rows counted; did it change during the run?", first-1, total)
 		}
-		rs, err := c.TokenizeBatch(reqCtx, ids)
+		rs, err := bt.TokenizeBatch(reqCtx, ids)
 		if err != nil {
 			prog.abort()
 			if ctx.Err() != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ type Minor struct {
 	PersonID int // ground truth: records of the same minor share it; from 1
 	Identity linkage.Identity
 	Profile  string // ProfileItalian, ProfileForeignResident or ProfileMSNA
+	// TwinOf is, for a twin or sibling generated beside an earlier minor
+	// (same surname, birth date and birth place, another given name), the
+	// PersonID of that minor; 0 otherwise. The two are different persons:
+	// a linkage that merges them is wrong.
+	TwinOf int
 }
 
 // Options control Identities.
@@ -42,9 +48,16 @@ type Options struct {
 	Now time.Time
 	// DuplicateRate is the share of records, after the first, that are a
 	// variant of an earlier minor: typos, swapped or dropped names, missing
-	// code, omocodia form of the same code, a wrong birth date where no code
-	// would contradict it. 0 gives one record per minor.
+	// code, omocodia form of the same code, a wrong birth date (day and
+	// month swapped among others) where no code would contradict it, a
+	// foreign name transliterated another way (MOHAMED, MUHAMMAD,
+	// MOHAMMED). 0 gives one record per minor.
 	DuplicateRate float64
+	// TwinRate is the share of new minors that are a twin or sibling of an
+	// earlier minor: same surname, birth date, birth place, citizenship and
+	// kind of code, another given name (and so another codice fiscale). 0
+	// gives none, and then the records are those of earlier versions.
+	TwinRate float64
 }
 
 // Policy is the validation policy the generated identities satisfy: the
@@ -120,7 +133,15 @@ func Identities(o Options) []Minor {
 			out = append(out, Minor{PersonID: base.PersonID, Identity: g.variant(base), Profile: base.Profile})
 			continue
 		}
-		m := g.minor(len(firsts) + 1)
+		var m Minor
+		if len(firsts) > 0 && o.TwinRate > 0 && g.rng.Float64() < o.TwinRate {
+			if tw, ok := g.twin(firsts[g.rng.IntN(len(firsts))], len(firsts)+1); ok {
+				m = tw
+			}
+		}
+		if m.PersonID == 0 {
+			m = g.minor(len(firsts) + 1)
+		}
 		firsts = append(firsts, m)
 		out = append(out, m)
 	}
@@ -190,6 +211,80 @@ func (g *generator) minor(personID int) Minor {
 		id.BirthPlace = ""
 	}
 	return Minor{PersonID: personID, Identity: id, Profile: profile}
+}
+
+// twin returns a twin or sibling of base, born the same day in the same
+// place with the same surname and another given name, as minor personID;
+// false when no given name was found that differs from base's in name and
+// in codice fiscale (the CF of twins differs only by the given-name
+// letters, and for a few name pairs not even there: real registries then
+// issue an omocodia form, which this generator does not model).
+func (g *generator) twin(base Minor, personID int) (Minor, bool) {
+	if base.TwinOf != 0 {
+		return Minor{}, false
+	}
+	id := base.Identity
+	birth, err := time.Parse(time.DateOnly, id.BirthDate)
+	if err != nil {
+		return Minor{}, false
+	}
+	var c *country
+	for _, it := range append(residentCountries[:len(residentCountries):len(residentCountries)], msnaCountries...) {
+		if it.v.iso == id.Citizenship {
+			c = it.v
+		}
+	}
+	surname := strings.ToUpper(id.Surname)
+	for range 8 {
+		sex := g.sex(maleShare)
+		if id.Sex == "X" {
+			sex = "X"
+		}
+		nameSex := sex
+		if nameSex == "X" {
+			nameSex = "M"
+		}
+		var given string
+		if c == nil {
+			given = g.italianGiven(nameSex)
+		} else {
+			_, given = g.foreignNames(c, nameSex)
+		}
+		if strings.EqualFold(given, id.GivenNames) {
+			continue
+		}
+		tw := id
+		tw.GivenNames = g.casing(given)
+		tw.Sex = sex
+		switch {
+		case len(id.CodiceFiscale) == 16:
+			cfSex := sex
+			if cfSex == "X" {
+				cfSex = "M"
+			}
+			cf := linkage.ComputeCF(surname, given, birth, cfSex, placeOf(base))
+			if cf[:15] == linkage.ComputeCF(surname, strings.ToUpper(id.GivenNames), birth, cfSex, placeOf(base))[:15] {
+				continue
+			}
+			tw.CodiceFiscale = cf
+		case id.CodiceFiscale != "":
+			tw.CodiceFiscale = g.provisional()
+		}
+		if _, err := linkage.Normalize(tw, g.policy); err != nil {
+			continue
+		}
+		return Minor{PersonID: personID, Identity: tw, Profile: base.Profile, TwinOf: base.PersonID}, true
+	}
+	return Minor{}, false
+}
+
+// placeOf returns the birth place encoded in m's codice fiscale, which is
+// the recorded birth place unless that was left out.
+func placeOf(m Minor) string {
+	if len(m.Identity.CodiceFiscale) == 16 {
+		return strings.ToUpper(m.Identity.CodiceFiscale[11:15])
+	}
+	return m.Identity.BirthPlace
 }
 
 // sex returns "M" with probability male, else "F".
@@ -305,6 +400,7 @@ func (g *generator) variant(base Minor) linkage.Identity {
 	for range 8 {
 		v := base.Identity
 		switch k := g.rng.IntN(100); {
+		case k < 12 && g.transliterate(&v):
 		case k < 30:
 			g.typo(&v)
 		case k < 40:
@@ -376,6 +472,55 @@ func (g *generator) typo(v *linkage.Identity) {
 		}
 	}
 	*name = string(rs)
+}
+
+// transliterations are spellings of one foreign name that registries
+// write differently from one office to the next.
+var transliterations = [][]string{
+	{"MOHAMED", "MOHAMMED", "MUHAMMAD", "MOHAMMAD", "MOHAMAD", "MUHAMED"},
+	{"AHMED", "AHMAD", "AHMET"},
+	{"YOUSSEF", "YOUSEF", "YUSUF", "YOUSSOUF"},
+	{"HASSAN", "HASAN"},
+	{"MAHMOUD", "MAHMUD"},
+	{"MOSTAFA", "MUSTAFA", "MOUSTAFA"},
+	{"OUSMAN", "USMAN", "OUSMANE"},
+	{"FATIMA", "FATMA", "FATIMAH"},
+	{"MARIAM", "MARYAM", "MERYEM"},
+	{"IBRAHIM", "EBRAHIM"},
+	{"KHADIJA", "KHADIDJA"},
+	{"OMAR", "UMAR"},
+	{"YASSINE", "YASSIN", "YASIN"},
+	{"HAMZA", "HAMZAH"},
+	{"HOSSAIN", "HUSSAIN", "HUSSEIN"},
+	{"AYESHA", "AISHA", "AICHA"},
+}
+
+// transliterate respells one foreign name of v (MOHAMED → MUHAMMAD) and,
+// one time in two, drops the codice fiscale, as an office that typed the
+// name from another document would; false when v has no such name.
+func (g *generator) transliterate(v *linkage.Identity) bool {
+	for _, name := range []*string{&v.GivenNames, &v.Surname} {
+		words := strings.Fields(*name)
+		for i, w := range words {
+			for _, group := range transliterations {
+				at := slices.IndexFunc(group, func(s string) bool { return strings.EqualFold(s, w) })
+				if at < 0 {
+					continue
+				}
+				other := group[(at+1+g.rng.IntN(len(group)-1))%len(group)]
+				if strings.ToUpper(w) != w {
+					other = toTitle(other)
+				}
+				words[i] = other
+				*name = strings.Join(words, " ")
+				if g.rng.IntN(2) == 0 && len(v.CodiceFiscale) == 16 {
+					v.CodiceFiscale = ""
+				}
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // omocodia replaces a codice fiscale with another omocodia form of the same

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"encoding/csv"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -210,4 +211,60 @@ func TestToTitle(t *testing.T) {
 	assert.Equal(t, "De Luca", toTitle("DE LUCA"))
 	assert.Equal(t, "Niccolò", toTitle("NICCOLÒ"))
 	assert.Equal(t, "Ben-Ali", toTitle("BEN-ALI"))
+}
+
+func TestIdentitiesTwins(t *testing.T) {
+	o := Options{N: 4000, Seed: 11, Now: refDate, DuplicateRate: 0.2, TwinRate: 0.1}
+	ms := Identities(o)
+	policy := Policy(o)
+	first := map[int]Minor{}
+	twins := 0
+	for _, m := range ms {
+		_, err := linkage.Normalize(m.Identity, policy)
+		require.NoError(t, err)
+		if _, seen := first[m.PersonID]; seen {
+			continue
+		}
+		first[m.PersonID] = m
+		if m.TwinOf == 0 {
+			continue
+		}
+		twins++
+		base, ok := first[m.TwinOf]
+		require.True(t, ok, "a twin's sibling comes first")
+		assert.Zero(t, base.TwinOf, "no twin of a twin")
+		assert.NotEqual(t, base.PersonID, m.PersonID)
+		assert.True(t, strings.EqualFold(base.Identity.Surname, m.Identity.Surname), "same surname")
+		assert.Equal(t, base.Identity.BirthDate, m.Identity.BirthDate, "same birth date")
+		assert.Equal(t, base.Identity.BirthPlace, m.Identity.BirthPlace, "same birth place")
+		assert.False(t, strings.EqualFold(base.Identity.GivenNames, m.Identity.GivenNames), "another given name")
+		if base.Identity.CodiceFiscale != "" {
+			assert.NotEqual(t, base.Identity.CodiceFiscale, m.Identity.CodiceFiscale, "another code")
+		}
+	}
+	// About 10% of the ~3200 distinct minors.
+	assert.InDelta(t, 320, twins, 80, "twins")
+}
+
+func TestIdentitiesTransliterations(t *testing.T) {
+	o := Options{N: 20000, Seed: 3, Now: refDate, DuplicateRate: 0.4}
+	first := map[int]Minor{}
+	respelled := 0
+	for _, m := range Identities(o) {
+		f, seen := first[m.PersonID]
+		if !seen {
+			first[m.PersonID] = m
+			continue
+		}
+		if strings.EqualFold(f.Identity.GivenNames, m.Identity.GivenNames) {
+			continue
+		}
+		for _, group := range transliterations {
+			if slices.ContainsFunc(group, func(s string) bool { return strings.EqualFold(s, f.Identity.GivenNames) }) &&
+				slices.ContainsFunc(group, func(s string) bool { return strings.EqualFold(s, m.Identity.GivenNames) }) {
+				respelled++
+			}
+		}
+	}
+	assert.Greater(t, respelled, 10, "variants respelling MOHAMED as MUHAMMAD and the like")
 }

@@ -39,12 +39,17 @@ func parsePerson(u [16]byte) linkage.PersonID {
 	return p
 }
 
+// findStrongSQL follows merges: a key of an absorbed person belongs to its
+// current person. The join on merged persons only reads a partial index
+// that holds just them (migration 004), so unmerged persons cost nothing.
 const findStrongSQL = `
-SELECT k.kind, k.digest, k.person_id
+SELECT k.kind, k.digest, coalesce(linkage.current_person(m.merged_into), k.person_id)
 FROM unnest($1::text[], $2::bytea[]) AS q(kind, digest)
-JOIN linkage.match_keys k ON k.kind = q.kind AND k.digest = q.digest`
+JOIN linkage.match_keys k ON k.kind = q.kind AND k.digest = q.digest
+LEFT JOIN linkage.persons m ON m.id = k.person_id AND m.merged_into IS NOT NULL`
 
-// FindStrong returns the owner of each existing key, by Digest id.
+// FindStrong returns the current owner of each existing key (merges
+// followed to the surviving person), by Digest id.
 func (s *Store) FindStrong(ctx context.Context, keys []linkage.Digest) (map[string]linkage.PersonID, error) {
 	out := map[string]linkage.PersonID{}
 	if len(keys) == 0 {
@@ -77,11 +82,19 @@ func (s *Store) FindStrong(ctx context.Context, keys []linkage.Digest) (map[stri
 	return out, nil
 }
 
+// strongKindsSQL counts, for each person, the keys of the persons it
+// absorbed too: a merged person holds the codes of all of them.
 const strongKindsSQL = `
-SELECT person_id, array_agg(DISTINCT kind) FROM linkage.match_keys
-WHERE person_id = ANY($1::uuid[]) GROUP BY person_id`
+WITH RECURSIVE members(root, id) AS (
+    SELECT r, r FROM unnest($1::uuid[]) AS r
+    UNION
+    SELECT m.root, p.id FROM members m JOIN linkage.persons p ON p.merged_into = m.id
+)
+SELECT m.root, array_agg(DISTINCT k.kind) FROM members m
+JOIN linkage.match_keys k ON k.person_id = m.id GROUP BY m.root`
 
-// StrongKinds returns the strong kinds each of persons holds.
+// StrongKinds returns the strong kinds each of persons holds, itself or
+// through the persons it absorbed.
 func (s *Store) StrongKinds(ctx context.Context, persons []linkage.PersonID) (map[linkage.PersonID][]linkage.KeyKind, error) {
 	out := map[linkage.PersonID][]linkage.KeyKind{}
 	if len(persons) == 0 {
@@ -300,6 +313,9 @@ func (s *Store) writeChanges(ctx context.Context, c linkage.Changes) error {
 	if err := s.writeWeak(ctx, q, c); err != nil {
 		return err
 	}
+	if err := s.writeFuzzy(ctx, q, c); err != nil {
+		return err
+	}
 	if n := len(c.Tokens); n > 0 {
 		domains := make([]string, n)
 		toks := make([]string, n)
@@ -391,11 +407,13 @@ func (s *Store) RetireTokenKeys(ctx context.Context, domain string) (int, error)
 }
 
 const findTokenSQL = `
-SELECT t.domain, t.token, t.person_id, t.key_version, k.retired
+SELECT t.domain, t.token, linkage.current_person(t.person_id), t.key_version, k.retired
 FROM linkage.tokens t JOIN linkage.token_keys k ON k.domain = t.domain AND k.version = t.key_version
 WHERE t.domain = $1 AND t.token = $2`
 
-// FindToken returns a stored token; linkage.ErrNotFound when none.
+// FindToken returns a stored token, its person being the current one (a
+// token of an absorbed person resolves to the survivor);
+// linkage.ErrNotFound when none.
 func (s *Store) FindToken(ctx context.Context, domain string, t linkage.Token) (linkage.TokenRecord, error) {
 	var (
 		rec    linkage.TokenRecord
