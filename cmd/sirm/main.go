@@ -28,6 +28,7 @@ func commands() []command {
 		{"audit", "Work on the access log: audit verify.", runAudit},
 		{"tokenize", "Tokenize a CSV of identities through the token API, resumably.", runTokenize},
 		{"demo", "Generate fictitious data: demo identities.", runDemo},
+		{"bench", "Measure on labelled data: bench linkage (precision, recall, threshold sweep).", runBench},
 	}
 }
 
