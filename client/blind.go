@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/oprf"
@@ -199,7 +198,7 @@ func (b *Blind) evaluate(ctx context.Context, vc oprf.VerifiableClient, inputs [
 		body.Blinded[i] = base64.StdEncoding.EncodeToString(raw)
 	}
 	var ans evaluateAnswer
-	if err := b.Client.doUnlessQuota(ctx, "/v1/oprf/evaluate", body, &ans); err != nil {
+	if err := b.Client.do(ctx, "/v1/oprf/evaluate", body, &ans); err != nil {
 		return nil, fmt.Errorf("oprf evaluate: %w", err)
 	}
 	if len(ans.Evaluated) != len(inputs) {
@@ -309,49 +308,6 @@ func localProblem(err error) *Problem {
 		}
 	}
 	return p
-}
-
-// quotaProblem is the problem type of an exhausted daily quota: retrying
-// before its Retry-After (hours away) is pointless.
-const quotaProblem = "urn:sirm:problem:quota-exceeded"
-
-// doUnlessQuota is do, except that an exhausted daily quota fails at once
-// instead of being retried.
-func (c *Client) doUnlessQuota(ctx context.Context, path string, body, out any) error {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
-	}
-	attempts := c.MaxAttempts
-	if attempts <= 0 {
-		attempts = DefaultMaxAttempts
-	}
-	for attempt := 1; ; attempt++ {
-		p, err := c.once(ctx, path, payload, out)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !retryable(p, err) || (p != nil && p.Type == quotaProblem) {
-			return err
-		}
-		if attempt >= attempts {
-			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-		}
-		wait := c.backoff(attempt)
-		if p != nil && p.RetryAfter > 0 {
-			wait = min(p.RetryAfter, maxRetryAfter)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
 }
 
 // get sends one GET to path and decodes a 200's body into out.

@@ -241,6 +241,10 @@ func (c *Client) Lookup(ctx context.Context, id Identity) (Result, error) {
 	return Result{Token: ans.Token, Status: ans.Status}, nil
 }
 
+// quotaProblem is the problem type of an exhausted daily quota (blind
+// mode): retrying before its Retry-After, hours away, is pointless.
+const quotaProblem = "urn:sirm:problem:quota-exceeded"
+
 // do POSTs body as JSON to path and decodes a 200's body into out, retrying
 // 429, 502, 503, 504 and network errors.
 func (c *Client) do(ctx context.Context, path string, body, out any) error {
@@ -371,6 +375,9 @@ func (e *transportError) Unwrap() error { return e.err }
 // exchange itself failed. Other refusals would fail the same way again.
 func retryable(p *Problem, err error) bool {
 	if p != nil {
+		if p.Type == quotaProblem {
+			return false
+		}
 		switch p.Status {
 		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true

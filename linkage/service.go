@@ -414,16 +414,7 @@ func (s *Service) resolvePrepared(ctx context.Context, domain string, preps []pr
 			if err != nil {
 				return err
 			}
-			if err := s.issueTokens(ctx, domain, out, &ch); err != nil {
-				return err
-			}
-			if err := s.store.WriteChanges(ctx, ch); err != nil {
-				return err
-			}
-			if hook != nil {
-				return hook(ctx, out)
-			}
-			return nil
+			return s.commit(ctx, domain, out, ch, hook)
 		})
 		if errors.Is(err, ErrRace) && attempt < maxRaceRetries {
 			continue
@@ -433,6 +424,21 @@ func (s *Service) resolvePrepared(ctx context.Context, domain string, preps []pr
 		}
 		return out, nil
 	}
+}
+
+// commit issues the tokens of the resolved identities in out, writes ch
+// with them, and runs hook, all in the transaction ctx carries.
+func (s *Service) commit(ctx context.Context, domain string, out []Result, ch Changes, hook Hook) error {
+	if err := s.issueTokens(ctx, domain, out, &ch); err != nil {
+		return err
+	}
+	if err := s.store.WriteChanges(ctx, ch); err != nil {
+		return err
+	}
+	if hook != nil {
+		return hook(ctx, out)
+	}
+	return nil
 }
 
 // plan decides the person of every prepared identity against the store and
@@ -727,17 +733,7 @@ func (s *Service) Lookup(ctx context.Context, domain string, id Identity, hook H
 		out[0].Person, out[0].Status = person, StatusExisting
 		// The token is derived, not invented: recording it lets it resolve
 		// through GET /v1/tokens/{token} like any other.
-		var ch Changes
-		if err := s.issueTokens(ctx, domain, out, &ch); err != nil {
-			return err
-		}
-		if err := s.store.WriteChanges(ctx, ch); err != nil {
-			return err
-		}
-		if hook != nil {
-			return hook(ctx, out)
-		}
-		return nil
+		return s.commit(ctx, domain, out, Changes{}, hook)
 	})
 	if err != nil {
 		return Result{}, err
