@@ -5,12 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/cloudflare/circl/group"
@@ -312,37 +309,6 @@ func localProblem(err error) *Problem {
 
 // get sends one GET to path and decodes a 200's body into out.
 func (c *Client) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+path, nil)
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json, application/problem+json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	ua := c.UserAgent
-	if ua == "" {
-		ua = "sirm-client"
-	}
-	req.Header.Set("User-Agent", ua)
-	hc := c.HTTP
-	if hc == nil {
-		hc = DefaultHTTPClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return &transportError{err}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return &transportError{fmt.Errorf("read response: %w", err)}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return problemOf(resp, data)
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode response (status 200): %w", err)
-	}
-	return nil
+	_, err := c.send(ctx, http.MethodGet, path, nil, out)
+	return err
 }

@@ -284,13 +284,21 @@ func (c *Client) do(ctx context.Context, path string, body, out any) error {
 	}
 }
 
-// once sends one request. A refusal is returned both as p and as err.
+// once POSTs one request. A refusal is returned both as p and as err.
 func (c *Client) once(ctx context.Context, path string, payload []byte, out any) (p *Problem, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(payload))
+	return c.send(ctx, http.MethodPost, path, bytes.NewReader(payload), out)
+}
+
+// send sends one request with body (nil for none) and decodes a 200's body
+// into out; a refusal is returned both as p and as err.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, out any) (p *Problem, err error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
