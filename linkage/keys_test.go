@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,6 +56,9 @@ func TestKeyValuesVector(t *testing.T) {
 		{KindYD, "DE LUCA VERDI|MARIA CHIARA|2010|05"},
 		{KindGDI, "MARIA CHIARA|2010-03-05|D"},
 		{KindSDI, "DE LUCA VERDI|2010-03-05|M"},
+		{KindPND, "DLKVRD|2010-03-05"},
+		{KindPND, "MR|2010-03-05"},
+		{KindPND, "MRKR|2010-03-05"},
 	}
 	assert.Equal(t, want, got)
 	assert.Equal(t, got, mustNormalize(t, id).KeyValues(), "deterministic")
@@ -67,13 +71,13 @@ func TestKeyValuesShape(t *testing.T) {
 		wantKinds []KeyKind
 	}{
 		{"noCodeDayAbove12", Identity{Surname: "Rossi", GivenNames: "Luca", BirthDate: "2012-04-20", Sex: "M"},
-			[]KeyKind{KindNDS, KindSWAP, KindNFG, KindPHON, KindYM, KindMD, KindYD, KindGDI, KindSDI}},
+			[]KeyKind{KindNDS, KindSWAP, KindNFG, KindPHON, KindYM, KindMD, KindYD, KindGDI, KindSDI, KindPND, KindPND}},
 		{"dayEqualsMonthNoDMS", Identity{Surname: "Rossi", GivenNames: "Luca", BirthDate: "2012-04-04", Sex: "M"},
-			[]KeyKind{KindNDS, KindSWAP, KindNFG, KindPHON, KindYM, KindMD, KindYD, KindGDI, KindSDI}},
+			[]KeyKind{KindNDS, KindSWAP, KindNFG, KindPHON, KindYM, KindMD, KindYD, KindGDI, KindSDI, KindPND, KindPND}},
 		{"provisional", Identity{CodiceFiscale: provValid2, Surname: "Hu", GivenNames: "Jie", BirthDate: "2012-04-03", Sex: "M"},
-			[]KeyKind{KindPROV, KindNDS, KindSWAP, KindNFG, KindPHON, KindDMS, KindYM, KindMD, KindYD, KindGDI, KindSDI}},
+			[]KeyKind{KindPROV, KindNDS, KindSWAP, KindNFG, KindPHON, KindDMS, KindYM, KindMD, KindYD, KindGDI, KindSDI, KindPND, KindPND}},
 		{"repeatedGivenNameOneNFG", Identity{Surname: "Rossi", GivenNames: "Maria Maria", BirthDate: "2012-04-20", Sex: "F"},
-			[]KeyKind{KindNDS, KindSWAP, KindNFG, KindPHON, KindYM, KindMD, KindYD, KindGDI, KindSDI}},
+			[]KeyKind{KindNDS, KindSWAP, KindNFG, KindPHON, KindYM, KindMD, KindYD, KindGDI, KindSDI, KindPND, KindPND, KindPND}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +93,14 @@ func TestKeyValuesShape(t *testing.T) {
 		})
 	}
 }
+
+// bothNames are the weak kinds that hold both names.
+var bothNames = []KeyKind{KindNDS, KindSWAP, KindNFG, KindPHON, KindDMS, KindYM, KindMD, KindYD, KindGDI, KindSDI}
+
+// withoutPostcode are the weak kinds of an identity without a postcode.
+var withoutPostcode = slices.DeleteFunc(slices.Clone(KeyKinds[3:]), func(k KeyKind) bool { return k == KindPCN || k == KindPCD })
+
+func withPC(id Identity, pc string) Identity { id.Residence.Postcode = pc; return id }
 
 func TestKeyValuesMatchVariants(t *testing.T) {
 	rossi := Identity{CodiceFiscale: cfRossi, Surname: "Rossi", GivenNames: "Mario", BirthDate: "2010-01-01",
@@ -127,17 +139,27 @@ func TestKeyValuesMatchVariants(t *testing.T) {
 		{"givenNameTypo", plain, with(plain, func(i *Identity) { i.GivenNames = "Maria Chiata" }),
 			[]KeyKind{KindPHON, KindSDI}, []KeyKind{KindNDS}},
 		{"sexUnknownMeetsFemale", plain, with(plain, func(i *Identity) { i.Sex = "X" }),
-			KeyKinds[3:], []KeyKind{KindNDS}},
+			withoutPostcode, []KeyKind{KindNDS}},
 		{"sexMiscoded", plain, with(plain, func(i *Identity) { i.Sex = "M" }),
-			KeyKinds[3:], []KeyKind{KindNDS}},
+			withoutPostcode, []KeyKind{KindNDS}},
 		{"apostropheDropped", Identity{Surname: "D'Angelo", GivenNames: "Niccolò", BirthDate: "2012-05-20", Sex: "M"},
 			Identity{Surname: "Dangelo", GivenNames: "Niccolo", BirthDate: "2012-05-20", Sex: "M"},
 			[]KeyKind{KindPHON, KindGDI}, []KeyKind{KindNDS}},
-		{"twinsShareNothingStrong", Identity{Surname: "Bruno", GivenNames: "Marco", BirthDate: "2013-02-14", Sex: "M"},
+		// Twins share only the keys that hold one name (the score keeps
+		// them apart), none that holds both.
+		{"twinsShareOnlyOneNameKeys", Identity{Surname: "Bruno", GivenNames: "Marco", BirthDate: "2013-02-14", Sex: "M"},
 			Identity{Surname: "Bruno", GivenNames: "Luca", BirthDate: "2013-02-14", Sex: "M"},
-			nil, KeyKinds},
+			[]KeyKind{KindPND}, bothNames},
 		{"namesakesOtherDayShareNothing", plain, with(plain, func(i *Identity) { i.BirthDate = "2009-10-22" }),
 			nil, KeyKinds},
+		{"surnameReplacedGivenTypo", plain, with(plain, func(i *Identity) { i.Surname, i.GivenNames = "Bianchi", "Maria Kiara" }),
+			[]KeyKind{KindPND}, bothNames},
+		{"swappedAndMisspelt", plain, with(plain, func(i *Identity) { i.Surname, i.GivenNames = "Maria Chiara", "Espositto" }),
+			[]KeyKind{KindPND}, []KeyKind{KindNDS}},
+		{"bothNamesWrongSamePostcode", withPC(plain, "50100"), with(withPC(plain, "50100"), func(i *Identity) { i.Surname, i.GivenNames = "Bianchi", "Anna" }),
+			[]KeyKind{KindPCD}, append(slices.Clone(bothNames), KindPND, KindPCN)},
+		{"dateWrongAndSurnameReplacedSamePostcode", withPC(plain, "50100"), with(withPC(plain, "50100"), func(i *Identity) { i.Surname, i.BirthDate = "Bianchi", "2009-12-25" }),
+			[]KeyKind{KindPCN}, append(slices.Clone(bothNames), KindPND, KindPCD)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

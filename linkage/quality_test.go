@@ -78,12 +78,17 @@ func sweep(t *testing.T, recs []labelled, policy linkage.Policy) {
 		right    bool
 		hasTrue  bool
 		conflict bool
+		blocked  bool    // a true candidate shares a weak key
+		trueBest float64 // best score of a true candidate
+		rank     int     // how many wrong candidates score above trueBest
 	}
 	var (
 		entries        []entry
 		events         []event
 		wrong          []float64
 		invalid        int
+		maxCands       int
+		sumCands       int
 		exact, exactOK int
 		index          = map[string][]int{}
 		seen           = map[string]bool{}
@@ -123,15 +128,27 @@ func sweep(t *testing.T, recs []labelled, policy linkage.Policy) {
 				exactOK++
 			}
 		} else {
-			ev := event{score: -1, hasTrue: seen[r.truth]}
+			ev := event{score: -1, hasTrue: seen[r.truth], trueBest: -1}
+			maxCands = max(maxCands, len(shared))
+			sumCands += len(shared)
+			var wrongHere []float64
 			for c, ks := range shared {
 				s, _ := linkage.Score(&e, &entries[c].enc, kinds, ks, n.Sex, entries[c].sex)
 				conflict := n.CF != "" && entries[c].cf != "" && entries[c].cf != n.CF
 				if entries[c].truth != r.truth {
 					wrong = append(wrong, s)
+					wrongHere = append(wrongHere, s)
+				} else {
+					ev.blocked = true
+					ev.trueBest = max(ev.trueBest, s)
 				}
 				if s > ev.score {
 					ev.score, ev.right, ev.conflict = s, entries[c].truth == r.truth, conflict
+				}
+			}
+			for _, w := range wrongHere {
+				if w > ev.trueBest {
+					ev.rank++
 				}
 			}
 			events = append(events, ev)
@@ -143,13 +160,32 @@ func sweep(t *testing.T, recs []labelled, policy linkage.Policy) {
 			index[k] = append(index[k], len(entries)-1)
 		}
 	}
-	need := 0
+	need, blocked, reviewed := 0, 0, 0
 	for _, ev := range events {
 		if ev.hasTrue {
 			need++
 		}
+		if ev.blocked {
+			blocked++
+			// Reviews go to the best three candidates above the floor.
+			if ev.trueBest >= linkage.DefaultReviewThreshold && ev.rank < 3 {
+				reviewed++
+			}
+		}
+	}
+	for _, floor := range []float64{0.40, 0.45, 0.50, 0.55} {
+		n := 0
+		for _, ev := range events {
+			if ev.blocked && ev.trueBest >= floor && ev.rank < 3 {
+				n++
+			}
+		}
+		t.Logf("review floor %.2f: recall incl. review %.4f", floor, float64(n)/float64(max(1, need)))
 	}
 	t.Logf("%d records, %d invalid, %d exact links (%d right), %d need fuzzy matching", len(recs), invalid, exact, exactOK, need)
+	t.Logf("blocking recall %.4f, recall incl. review (auto %.2f, review %.2f) %.4f; candidates per fuzzy identity: mean %.1f, max %d",
+		float64(blocked)/float64(max(1, need)), linkage.DefaultAutoThreshold, linkage.DefaultReviewThreshold,
+		float64(reviewed)/float64(max(1, need)), float64(sumCands)/float64(max(1, len(events))), maxCands)
 	for th := 0.50; th <= 0.9001; th += 0.025 {
 		tp, fp := 0, 0
 		for _, ev := range events {

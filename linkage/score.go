@@ -39,7 +39,8 @@ func (e Evidence) Review() ReviewEvidence {
 // where F is the weighted mean of the per-field similarities over the
 // fields both sides have (missing fields are left out and the weights of
 // the others re-normalised), each name similarity squared, and K the share
-// of the identity's weak key kinds the candidate shares.
+// of the identity's weak key kinds the candidate shares, counting only
+// the kinds that hold both names and the date (not PND, PCN, PCD).
 //
 // Why: birth date and names carry nearly all the evidence (weights 0.3,
 // 0.25, 0.25), birth place and residence confirm (0.1 each: residence
@@ -116,9 +117,13 @@ func Score(a, b *Encoding, kinds, shared []KeyKind, sexA, sexB string) (float64,
 			ev.Keys = append(ev.Keys, k)
 		}
 	}
+	// Only the kinds that hold both names and the date count: the broad
+	// kinds (PND, PCN, PCD) hold one name or none, so twins and siblings
+	// born together (and living together) share them; they propose
+	// candidates and are reported as evidence, but do not raise the score.
 	var keys float64
-	if len(kinds) > 0 {
-		keys = float64(len(ev.Keys)) / float64(len(kinds))
+	if n := countScored(kinds); n > 0 {
+		keys = float64(countScored(ev.Keys)) / float64(n)
 	}
 	score := fieldShare*fields + keyShare*keys
 	switch {
@@ -131,4 +136,21 @@ func Score(a, b *Encoding, kinds, shared []KeyKind, sexA, sexB string) (float64,
 		score -= sexPenalty
 	}
 	return score, ev
+}
+
+// scoredKind reports whether a shared key of kind k counts in the key part
+// of the score: the broad kinds, which hold one name or none, do not.
+func scoredKind(k KeyKind) bool {
+	return k != KindPND && k != KindPCN && k != KindPCD
+}
+
+// countScored counts the distinct kinds of ks that count in the score.
+func countScored(ks []KeyKind) int {
+	n := 0
+	for i, k := range ks {
+		if scoredKind(k) && !slices.Contains(ks[:i], k) {
+			n++
+		}
+	}
+	return n
 }
