@@ -23,7 +23,7 @@ func commands() []command {
 	return []command{
 		{"serve", "Serve the HTTP API.", runServe},
 		{"migrate", "Create the database if missing and apply the pending migrations.", runMigrate},
-		{"keys", "Manage the key source: keys init | keys show.", runKeys},
+		{"keys", "Manage the keys: keys init | show | rotate-token-key | retire-token-key.", runKeys},
 		{"dev-token", "Print a development JWT signed with the keyring's key.", runDevToken},
 		{"audit", "Work on the access log: audit verify.", runAudit},
 		{"tokenize", "Tokenize a CSV of identities through the token API, resumably.", runTokenize},
