@@ -5,8 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/toscana/sirm/internal/demo"
+	"github.com/toscana/sirm/internal/pgtest"
 	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/linkage/linkagepg"
 )
 
 const (
@@ -26,36 +30,54 @@ func benchIdentities(i int) [][]linkage.Identity {
 }
 
 // BenchmarkResolveBatch resolves benchBatches batches of benchBatchSize new
-// identities per iteration against the real database. Compare its
-// identities/s with BenchmarkPRFOnly's: the ratio is the share of the time
-// the PRF takes.
+// identities per iteration against the real database, with exact matching
+// only and with fuzzy matching on (every new identity also looks up
+// candidates and has its encodings stored). Compare exact's identities/s
+// with BenchmarkPRFOnly's (the share of the time the PRF takes) and
+// fuzzy's with exact's (the throughput fuzzy matching keeps).
 func BenchmarkResolveBatch(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			svc, _ := newService(b, be.prf(b))
-			ctx := context.Background()
-			var elapsed time.Duration
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				batches := benchIdentities(i)
-				b.StartTimer()
-				start := time.Now()
-				for _, batch := range batches {
-					rs, err := svc.Resolve(ctx, "FIORENTINA", batch, nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					for _, r := range rs {
-						if r.Err != nil {
-							b.Fatal(r.Err)
-						}
-					}
-				}
-				elapsed += time.Since(start)
+	for _, fuzzy := range []bool{false, true} {
+		for _, be := range backends {
+			name := "exact/" + be.name
+			if fuzzy {
+				name = "fuzzy/" + be.name
 			}
-			b.ReportMetric(float64(b.N*benchBatches*benchBatchSize)/elapsed.Seconds(), "identities/s")
-		})
+			b.Run(name, func(b *testing.B) {
+				db := pgtest.DB(b)
+				cfg := linkage.Config{Store: linkagepg.New(db), Tx: db, PRF: be.prf(b), TokenMasters: masters, Policy: testPolicy}
+				if fuzzy {
+					cfg.BloomKey = bloomKey
+				}
+				svc, err := linkage.NewService(cfg)
+				require.NoError(b, err)
+				benchResolve(b, svc)
+			})
+		}
 	}
+}
+
+func benchResolve(b *testing.B, svc *linkage.Service) {
+	ctx := context.Background()
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		batches := benchIdentities(i)
+		b.StartTimer()
+		start := time.Now()
+		for _, batch := range batches {
+			rs, err := svc.Resolve(ctx, "FIORENTINA", batch, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+		elapsed += time.Since(start)
+	}
+	b.ReportMetric(float64(b.N*benchBatches*benchBatchSize)/elapsed.Seconds(), "identities/s")
 }
 
 // BenchmarkPRFOnly does the PRF work of BenchmarkResolveBatch without the
