@@ -90,7 +90,22 @@ type Changes struct {
 	Encodings []PersonEncoding
 	// Reviews are the possible matches to open for a data steward.
 	Reviews []Review
+	// Merges are the persons to merge because an identity showed them to
+	// be one minor (see codeMerge); they are made after the writes above,
+	// in the same transaction.
+	Merges []AutoMerge
 }
+
+// AutoMerge is a merge a resolution makes on its own: Absorbed, first
+// registered without a code, is the minor whose code Survivor holds.
+type AutoMerge struct {
+	Survivor, Absorbed PersonID
+}
+
+// ActorCodeMerge is the actor recorded for the merges a resolution makes
+// when a codice fiscale (or provisional code) arrives for a minor first
+// registered without one.
+const ActorCodeMerge = "sirm:code-merge"
 
 // ErrRace is returned by Store.WriteChanges when a strong key it was to
 // insert has been inserted by a concurrent transaction; the Service then
@@ -409,12 +424,13 @@ func (s *Service) resolvePrepared(ctx context.Context, domain string, preps []pr
 	}
 	for attempt := 0; ; attempt++ {
 		out := slices.Clone(results)
+		var merged []MergeEvent
 		err := s.tx.WithTx(ctx, func(ctx context.Context) error {
 			ch, err := s.plan(ctx, preps, out)
 			if err != nil {
 				return err
 			}
-			return s.commit(ctx, domain, out, ch, hook)
+			return s.commit(ctx, domain, out, ch, hook, &merged)
 		})
 		if errors.Is(err, ErrRace) && attempt < maxRaceRetries {
 			continue
@@ -422,18 +438,39 @@ func (s *Service) resolvePrepared(ctx context.Context, domain string, preps []pr
 		if err != nil {
 			return nil, fmt.Errorf("resolve identities: %w", err)
 		}
+		for _, e := range merged {
+			s.publish(e)
+		}
 		return out, nil
 	}
 }
 
 // commit issues the tokens of the resolved identities in out, writes ch
 // with them, and runs hook, all in the transaction ctx carries.
-func (s *Service) commit(ctx context.Context, domain string, out []Result, ch Changes, hook Hook) error {
+// The merges it makes are appended to merged, to be published once the
+// transaction has committed.
+func (s *Service) commit(ctx context.Context, domain string, out []Result, ch Changes, hook Hook, merged *[]MergeEvent) error {
 	if err := s.issueTokens(ctx, domain, out, &ch); err != nil {
 		return err
 	}
 	if err := s.store.WriteChanges(ctx, ch); err != nil {
 		return err
+	}
+	if len(ch.Merges) > 0 {
+		ms, err := s.merges()
+		if err != nil {
+			return err
+		}
+		for _, m := range ch.Merges {
+			rec, err := ms.Merge(ctx, m.Survivor, m.Absorbed, 0, ActorCodeMerge)
+			if errors.Is(err, ErrClosed) {
+				continue // one person already, through an earlier merge
+			}
+			if err != nil {
+				return err
+			}
+			*merged = append(*merged, MergeEvent{Kind: MergeEventMerge, Survivor: rec.Survivor, Absorbed: rec.Absorbed, MergeID: rec.ID})
+		}
 	}
 	if hook != nil {
 		return hook(ctx, out)
@@ -468,10 +505,14 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 		if !hasCode || !hasNDS {
 			continue
 		}
-		if _, known := owners[code.id()]; known {
+		owner, ok := owners[nds.id()]
+		if !ok || slices.Contains(ask, owner) {
 			continue
 		}
-		if owner, ok := owners[nds.id()]; ok && !slices.Contains(ask, owner) {
+		// A known code whose owner is another person than the NDS's: the
+		// NDS's owner may be the same minor registered without a code
+		// (codeMerge), if it holds no code of that kind.
+		if codeOwner, known := owners[code.id()]; !known || codeOwner != owner {
 			ask = append(ask, owner)
 		}
 	}
@@ -512,6 +553,9 @@ func (s *Service) plan(ctx context.Context, preps []prepared, out []Result) (Cha
 	for i := range preps {
 		p := &preps[i]
 		person, status := choose(*p, owners, holds)
+		if m, ok := codeMerge(*p, stored, holds); ok && !slices.Contains(ch.Merges, m) {
+			ch.Merges = append(ch.Merges, m)
+		}
 		var reviews []Review
 		if person.IsZero() && s.fuzzy != nil {
 			if person, reviews = s.fuzzy.match(p, cands[i], batch, codes); !person.IsZero() {
@@ -616,6 +660,31 @@ func (p prepared) code() (Digest, bool) {
 		}
 	}
 	return Digest{}, false
+}
+
+// codeMerge reports the merge an identity asks for when its code (CF or
+// PROV) belongs to one person and its name, birth date, sex and birth
+// place (NDS) to another that holds no code of that kind: the minor was
+// first registered without the code, then — with a spelling that did not
+// meet the first record, or before the two were linked — with it. Every
+// field of the identity agrees with the NDS's owner and its code with the
+// code's owner, so the two are one minor; the code's owner survives. Only
+// persons known before the batch are merged.
+func codeMerge(p prepared, stored map[string]PersonID, holds func(PersonID, KeyKind) bool) (AutoMerge, bool) {
+	code, hasCode := p.code()
+	nds, hasNDS := p.nds()
+	if !hasCode || !hasNDS {
+		return AutoMerge{}, false
+	}
+	codeOwner, ok := stored[code.id()]
+	if !ok {
+		return AutoMerge{}, false
+	}
+	ndsOwner, ok := stored[nds.id()]
+	if !ok || ndsOwner == codeOwner || holds(ndsOwner, code.Kind) {
+		return AutoMerge{}, false
+	}
+	return AutoMerge{Survivor: codeOwner, Absorbed: ndsOwner}, true
 }
 
 // choose picks the known person an identity resolves to, if any:
@@ -733,7 +802,7 @@ func (s *Service) Lookup(ctx context.Context, domain string, id Identity, hook H
 		out[0].Person, out[0].Status = person, StatusExisting
 		// The token is derived, not invented: recording it lets it resolve
 		// through GET /v1/tokens/{token} like any other.
-		return s.commit(ctx, domain, out, Changes{}, hook)
+		return s.commit(ctx, domain, out, Changes{}, hook, nil)
 	})
 	if err != nil {
 		return Result{}, err

@@ -357,3 +357,56 @@ func TestOpenReviews(t *testing.T) {
 	require.Len(t, rs, 1)
 	assert.Equal(t, linkage.ReviewSide{Tokens: 2, Domains: 1}, rs[0].B)
 }
+
+// TestCodeArrivingLaterMerges: a minor first registered without a codice
+// fiscale (P1), then with it under a misspelt surname (P2: nothing links
+// the two), is merged into P2 when an identity brings the codice fiscale
+// with the fields P1 was registered with; two persons holding different
+// codici fiscali are never merged that way; the merge can be undone.
+func TestCodeArrivingLaterMerges(t *testing.T) {
+	ctx := context.Background()
+	svc, db := newService(t, newHMAC(t))
+	var events eventLog
+	svc.Subscribe(events.add)
+
+	p1 := resolveOne(t, svc, "Z1", noCode(rossi))
+	p2 := resolveOne(t, svc, "Z2", typoSurname(rossi, "Rosi"))
+	require.NotEqual(t, p1.Person, p2.Person, "fuzzy matching is off: nothing links the two yet")
+
+	r := resolveOne(t, svc, "Z3", rossi)
+	assert.Equal(t, p2.Person, r.Person, "the code's owner survives")
+	evs := events.all()
+	require.Len(t, evs, 1, "one merge")
+	assert.Equal(t, linkage.MergeEventMerge, evs[0].Kind)
+	assert.Equal(t, p2.Person, evs[0].Survivor)
+	assert.Equal(t, p1.Person, evs[0].Absorbed)
+	for _, tok := range []struct {
+		domain string
+		tok    linkage.Token
+	}{{"Z1", p1.Token}, {"Z2", p2.Token}} {
+		p, err := svc.PersonOf(ctx, tok.domain, tok.tok)
+		require.NoError(t, err)
+		assert.Equal(t, p2.Person, p, "every token reaches the survivor")
+	}
+	var by string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT created_by FROM linkage.merges WHERE id = $1`, evs[0].MergeID).Scan(&by))
+	assert.Equal(t, linkage.ActorCodeMerge, by)
+
+	again := resolveOne(t, svc, "Z1", rossi)
+	assert.Equal(t, p2.Person, again.Person)
+	assert.Len(t, events.all(), 1, "resolving again merges nothing more")
+
+	require.NoError(t, svc.Undo(ctx, evs[0].MergeID, "steward"))
+	p, err := svc.PersonOf(ctx, "Z1", p1.Token)
+	require.NoError(t, err)
+	assert.Equal(t, p1.Person, p, "undo splits them back")
+
+	// Two codes of one kind: never merged by a resolution.
+	svc2, db2 := newService(t, newHMAC(t))
+	a := resolveOne(t, svc2, "Z1", amraniProv)
+	b := resolveOne(t, svc2, "Z1", typoSurname(amraniPro2, "El Amrany"))
+	require.NotEqual(t, a.Person, b.Person)
+	c := resolveOne(t, svc2, "Z1", amraniPro2)
+	assert.Equal(t, b.Person, c.Person, "the code decides")
+	assert.Zero(t, count(t, db2, "linkage.merges"), "a person holding another code of the kind is not merged")
+}
