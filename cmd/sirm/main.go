@@ -26,6 +26,7 @@ func commands() []command {
 		{"keys", "Manage the keys: keys init | show | rotate-token-key | retire-token-key.", runKeys},
 		{"dev-token", "Print a development JWT signed with the keyring's key.", runDevToken},
 		{"audit", "Work on the access log: audit verify.", runAudit},
+		{"linkage", "Work on the linked persons: linkage rescan (re-score within blocks, open reviews).", runLinkage},
 		{"tokenize", "Tokenize a CSV of identities through the token API, resumably.", runTokenize},
 		{"demo", "Generate fictitious data: demo identities.", runDemo},
 		{"bench", "Measure on labelled data: bench linkage (precision, recall, threshold sweep).", runBench},

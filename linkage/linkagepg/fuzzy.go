@@ -101,15 +101,9 @@ func (s *Store) FindCandidates(ctx context.Context, queries [][]linkage.Digest, 
 			}
 		}
 		if filters[linkage.FieldSurname] != nil || filters[linkage.FieldBirthDate] != nil {
-			var e linkage.Encoding
-			for f, b := range filters {
-				if b == nil {
-					continue
-				}
-				if e.Filters[f], err = linkage.ParseBloomFilter(b); err != nil {
-					return nil, fmt.Errorf("find candidates: %w", err)
-				}
-				e.Counts[f] = uint16(e.Filters[f].Count())
+			e, err := parseEncoding(filters)
+			if err != nil {
+				return nil, fmt.Errorf("find candidates: %w", err)
 			}
 			cs[len(cs)-1].Encodings = append(cs[len(cs)-1].Encodings, e)
 		}
@@ -198,22 +192,46 @@ func (s *Store) writeFuzzy(ctx context.Context, q pgdb.Querier, c linkage.Change
 	if err := s.writeEncodings(ctx, q, c); err != nil {
 		return err
 	}
-	if n := len(c.Reviews); n > 0 {
-		as := make([][16]byte, n)
-		bs := make([][16]byte, n)
-		scores := make([]float32, n)
-		evidence := make([]string, n)
-		for i, r := range c.Reviews {
-			as[i], bs[i], scores[i] = personUUID(r.PersonA), personUUID(r.PersonB), float32(r.Score)
-			ev, err := EncodeEvidence(r.Evidence.Review())
-			if err != nil {
-				return fmt.Errorf("encode review evidence: %w", err)
-			}
-			evidence[i] = string(ev)
+	if len(c.Reviews) > 0 {
+		as, bs, scores, evidence, err := reviewColumns(c.Reviews)
+		if err != nil {
+			return err
 		}
 		if _, err := q.Exec(ctx, insertReviewsSQL, as, bs, scores, evidence); err != nil {
 			return fmt.Errorf("insert reviews: %w", err)
 		}
 	}
 	return nil
+}
+
+// reviewColumns returns rs as the columns of an unnest insert.
+func reviewColumns(rs []linkage.Review) (as, bs [][16]byte, scores []float32, evidence []string, err error) {
+	n := len(rs)
+	as, bs, scores, evidence = make([][16]byte, n), make([][16]byte, n), make([]float32, n), make([]string, n)
+	for i, r := range rs {
+		as[i], bs[i], scores[i] = personUUID(r.PersonA), personUUID(r.PersonB), float32(r.Score)
+		ev, err := EncodeEvidence(r.Evidence.Review())
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("encode review evidence: %w", err)
+		}
+		evidence[i] = string(ev)
+	}
+	return as, bs, scores, evidence, nil
+}
+
+// parseEncoding parses the stored filters of one variant; a nil filter is
+// a missing field.
+func parseEncoding(filters [linkage.NumFields][]byte) (linkage.Encoding, error) {
+	var e linkage.Encoding
+	for f, b := range filters {
+		if b == nil {
+			continue
+		}
+		var err error
+		if e.Filters[f], err = linkage.ParseBloomFilter(b); err != nil {
+			return linkage.Encoding{}, err
+		}
+		e.Counts[f] = uint16(e.Filters[f].Count())
+	}
+	return e, nil
 }
