@@ -68,11 +68,6 @@ func BenchmarkTokensBatchVsPRF(b *testing.B) {
 				tok := env.token(b, authn.RoleServiceOperator, "FIORENTINA")
 				ids := demo.Identities(demo.Options{N: n, Seed: int64(i + 1)})
 				reqs := identityRequests(ids)
-				bodies := make([][]byte, 0, n/MaxBatch)
-				for start := 0; start < n; start += MaxBatch {
-					body, _ := json.Marshal(batchRequest{Identities: reqs[start:min(start+MaxBatch, n)]})
-					bodies = append(bodies, body)
-				}
 				b.StartTimer()
 
 				t0 := time.Now()
@@ -80,26 +75,7 @@ func BenchmarkTokensBatchVsPRF(b *testing.B) {
 				prfTime += time.Since(t0)
 
 				t0 = time.Now()
-				for _, body := range bodies {
-					req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/tokens/batch", bytes.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+tok)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						b.Fatal(err)
-					}
-					var out batchResponse
-					err = json.NewDecoder(resp.Body).Decode(&out)
-					resp.Body.Close()
-					if err != nil || resp.StatusCode != http.StatusOK {
-						b.Fatalf("status %d: %v", resp.StatusCode, err)
-					}
-					for _, r := range out.Results {
-						if r.Error != nil {
-							b.Fatalf("identity %d rejected: %+v", r.Index, r.Error)
-						}
-					}
-				}
+				postBatches(b, srv.URL, tok, reqs)
 				apiTime += time.Since(t0)
 				b.StopTimer()
 				srv.Close()
@@ -112,6 +88,78 @@ func BenchmarkTokensBatchVsPRF(b *testing.B) {
 			b.ReportMetric(apiRate/prfRate*100, "ratio-%")
 			b.ReportMetric(float64(keys)/n, "keys/id")
 		})
+	}
+}
+
+// BenchmarkTokensBatchFuzzyVsExact resolves the same 10 000 new
+// identities through POST /v1/tokens/batch (batches of 1000, loopback
+// HTTP, real PostgreSQL) on a server with exact matching only and on one
+// with fuzzy matching on, in one run, alternating which goes first, and
+// reports both rates and the share fuzzy matching keeps.
+func BenchmarkTokensBatchFuzzyVsExact(b *testing.B) {
+	for _, backend := range []string{linkage.BackendOPRF, linkage.BackendHMAC} {
+		b.Run(backend, func(b *testing.B) {
+			testPRF = backend
+			defer func() { testPRF = linkage.BackendHMAC }()
+			const n = 10000
+			var times [2]time.Duration // exact, fuzzy
+			for i := 0; i < b.N; i++ {
+				ids := identityRequests(demo.Identities(demo.Options{N: n, Seed: int64(i + 1)}))
+				for k := range 2 {
+					fuzzy := (i+k)%2 == 1
+					b.StopTimer()
+					if fuzzy {
+						testBloomKey = bytes.Repeat([]byte{0x3c}, 32)
+					}
+					env := newTestEnv(b)
+					testBloomKey = nil
+					srv := httptest.NewServer(env.srv.Handler())
+					tok := env.token(b, authn.RoleServiceOperator, "FIORENTINA")
+					b.StartTimer()
+					t0 := time.Now()
+					postBatches(b, srv.URL, tok, ids)
+					if fuzzy {
+						times[1] += time.Since(t0)
+					} else {
+						times[0] += time.Since(t0)
+					}
+					b.StopTimer()
+					srv.Close()
+					b.StartTimer()
+				}
+			}
+			exact := float64(n*b.N) / times[0].Seconds()
+			fuzzy := float64(n*b.N) / times[1].Seconds()
+			b.ReportMetric(exact, "exact-ids/s")
+			b.ReportMetric(fuzzy, "fuzzy-ids/s")
+			b.ReportMetric(fuzzy/exact*100, "fuzzy/exact-%")
+		})
+	}
+}
+
+// postBatches posts ids to POST /v1/tokens/batch in batches of MaxBatch
+// and fails on any error.
+func postBatches(b *testing.B, url, tok string, ids []identityRequest) {
+	for start := 0; start < len(ids); start += MaxBatch {
+		body, _ := json.Marshal(batchRequest{Identities: ids[start:min(start+MaxBatch, len(ids))]})
+		req, _ := http.NewRequest(http.MethodPost, url+"/v1/tokens/batch", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out batchResponse
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d: %v", resp.StatusCode, err)
+		}
+		for _, r := range out.Results {
+			if r.Error != nil {
+				b.Fatalf("identity %d rejected: %+v", r.Index, r.Error)
+			}
+		}
 	}
 }
 

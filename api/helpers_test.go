@@ -111,6 +111,9 @@ func TestMain(m *testing.M) {
 // tests; benchmarks set OPRF.
 var testPRF = linkage.BackendHMAC
 
+// testBloomKey, when set, turns fuzzy matching on in the next newTestEnv.
+var testBloomKey []byte
+
 type testEnv struct {
 	prf   linkage.PRF
 	db    *pgdb.DB
@@ -143,6 +146,7 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 		Store: linkagepg.New(db), Tx: db, PRF: prf,
 		TokenMasters: map[int][]byte{1: master},
 		Policy:       linkage.Policy{MaxAgeYears: 21},
+		BloomKey:     testBloomKey,
 	})
 	require.NoError(t, err)
 	opts := Options{

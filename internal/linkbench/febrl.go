@@ -37,7 +37,7 @@ func LoadFEBRL4(a, b string) (Dataset, error) {
 		}
 		ds.Records = append(ds.Records, recs...)
 	}
-	ds.Notes = stats.notes()
+	ds.Notes = append(stats.notes(), ComputeCeiling(ds).String())
 	return ds, nil
 }
 

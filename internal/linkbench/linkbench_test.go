@@ -217,3 +217,23 @@ func TestSyntheticTwinsDistinct(t *testing.T) {
 	assert.Zero(t, m.Invalid, "the generator makes only valid identities")
 	assert.Zero(t, m.DistinctLinked, "twins and siblings auto-linked")
 }
+
+func TestCeiling(t *testing.T) {
+	id := func(g, s, d string) linkage.Identity { return linkage.Identity{GivenNames: g, Surname: s, BirthDate: d} }
+	ds := Dataset{Records: []Record{
+		{Truth: "1", Identity: id("marco", "rossi", "2010-01-02")},
+		{Truth: "1", Identity: id("marco", "rosi", "2010-01-02")}, // 3 agree
+		{Truth: "2", Identity: id("anna", "verdi", "2011-05-06")},
+		{Truth: "2", Identity: id("giulia", "verdi", "1990-12-31")}, // 1 agrees
+		{Truth: "3", Identity: id("luca", "bianchi", "2012-03-04")},
+		{Truth: "3", Identity: id("luca", "neri", "2012-03-04")},   // 2 agree
+		{Truth: "3", Identity: id("", "bianchi", "2012-03-04")},    // with the first: 2; with the second: 1
+		{Truth: "4", Identity: id("sara", "gialli", "2013-07-08")}, // alone: no pair
+	}}
+	c := ComputeCeiling(ds)
+	assert.Equal(t, 5, c.Pairs)
+	assert.Equal(t, [4]int{0, 2, 2, 1}, c.ByAgreeing)
+	assert.Equal(t, 3, c.TwoOfThree)
+	assert.InDelta(t, 0.6, c.Recall(), 1e-9)
+	assert.Contains(t, c.String(), "3 of 5 true pairs")
+}
