@@ -219,7 +219,9 @@ func TestSyntheticTwinsDistinct(t *testing.T) {
 }
 
 func TestCeiling(t *testing.T) {
-	id := func(g, s, d string) linkage.Identity { return linkage.Identity{GivenNames: g, Surname: s, BirthDate: d} }
+	id := func(g, s, d string) linkage.Identity {
+		return linkage.Identity{GivenNames: g, Surname: s, BirthDate: d}
+	}
 	ds := Dataset{Records: []Record{
 		{Truth: "1", Identity: id("marco", "rossi", "2010-01-02")},
 		{Truth: "1", Identity: id("marco", "rosi", "2010-01-02")}, // 3 agree
