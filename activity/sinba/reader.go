@@ -1,0 +1,434 @@
+package sinba
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"reflect"
+	"slices"
+	"strings"
+
+	"golang.org/x/text/encoding/charmap"
+)
+
+// ErrNoRecords is returned by a Reader at the end of a flow that has no
+// SINBA element, and by Writer.Close when no record was written: the schema
+// requires at least one.
+var ErrNoRecords = errors.New("flow has no SINBA record")
+
+// SyntaxError is returned by a Reader when its input is not well-formed
+// XML or JSON, or not shaped like a Flusso (wrong root element or
+// namespace, header missing, unexpected element). Reading cannot go on
+// after it.
+type SyntaxError struct {
+	// Line and Column (1-based) locate the problem in XML input: where the
+	// decoder stopped. They are 0 for JSON input.
+	Line, Column int
+	// Offset is the byte offset where the decoder stopped.
+	Offset int64
+	// Msg says what is wrong.
+	Msg string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("SINBA flow: line %d, column %d: %s", e.Line, e.Column, e.Msg)
+	}
+	return fmt.Sprintf("SINBA flow: offset %d: %s", e.Offset, e.Msg)
+}
+
+// Reader decodes a flow one record at a time, from XML (NewReader) or from
+// the JSON form (NewJSONReader), holding at most one record in memory. It
+// is not safe for concurrent use.
+type Reader struct {
+	xd *xml.Decoder
+	jd *json.Decoder
+
+	header     Header
+	headerRead bool
+	headerErr  error
+	err        error // sticky: the first fatal error, or io.EOF at the end
+	index      int   // records decoded so far
+	line, col  int   // where the last record's start tag ends (XML)
+	offset     int64 // where the last record starts
+}
+
+// NewReader returns a Reader of an XML flow. Besides UTF-8 it accepts the
+// encodings ISO-8859-1, ISO-8859-15 and windows-1252 when the XML
+// declaration names them. A DOCTYPE is refused.
+func NewReader(r io.Reader) *Reader {
+	d := xml.NewDecoder(r)
+	d.CharsetReader = charsetReader
+	return &Reader{xd: d}
+}
+
+// NewJSONReader returns a Reader of a flow in the JSON form (see the
+// package documentation): an object whose "identificazione_flusso" member
+// must come before its "sinba" array.
+func NewJSONReader(r io.Reader) *Reader {
+	d := json.NewDecoder(r)
+	return &Reader{jd: d}
+}
+
+func charsetReader(label string, in io.Reader) (io.Reader, error) {
+	switch strings.ToLower(label) {
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1":
+		return charmap.ISO8859_1.NewDecoder().Reader(in), nil
+	case "iso-8859-15", "iso8859-15", "latin9":
+		return charmap.ISO8859_15.NewDecoder().Reader(in), nil
+	case "windows-1252", "cp1252":
+		return charmap.Windows1252.NewDecoder().Reader(in), nil
+	}
+	return nil, fmt.Errorf("encoding %q not supported", label)
+}
+
+// Header decodes the flow up to and including its header
+// (IdentificazioneFlusso) and returns it; later calls return the same. It
+// does not validate the header: call Header.Validate. The error is a
+// *SyntaxError, or the underlying reader's error.
+func (rd *Reader) Header() (Header, error) {
+	if !rd.headerRead {
+		rd.headerRead = true
+		var err error
+		if rd.xd != nil {
+			err = rd.xmlHeader()
+		} else {
+			err = rd.jsonHeader()
+		}
+		if err != nil {
+			rd.headerErr, rd.err = err, err
+		}
+	}
+	return rd.header, rd.headerErr
+}
+
+// Next decodes the next record. It returns io.EOF after the last one
+// (ErrNoRecords if there was none), a *SyntaxError or the underlying
+// reader's error when the flow cannot be read further. Problems of the
+// record itself (an unknown attribute, a JSON value of the wrong type) do
+// not stop reading: Record.Validate reports them.
+func (rd *Reader) Next() (Record, error) {
+	if _, err := rd.Header(); err != nil {
+		return Record{}, err
+	}
+	if rd.err != nil {
+		return Record{}, rd.err
+	}
+	var rec Record
+	var err error
+	if rd.xd != nil {
+		err = rd.xmlNext(&rec)
+	} else {
+		err = rd.jsonNext(&rec)
+	}
+	if err == io.EOF && rd.index == 0 {
+		err = ErrNoRecords
+	}
+	if err != nil {
+		rd.err = err
+		return Record{}, err
+	}
+	rd.index++
+	return rec, nil
+}
+
+// Records returns an iterator over the records that Next decodes. It ends
+// after the last record, or after yielding the first error (with a zero
+// Record); the end of the flow is not an error.
+func (rd *Reader) Records() iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		for {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				return
+			}
+			if !yield(rec, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Index returns how many records have been decoded: after Next, the
+// 1-based number of the record it returned.
+func (rd *Reader) Index() int { return rd.index }
+
+// Position returns where the last record decoded starts: for XML the line
+// and column where its start tag ends, for JSON 0, 0 and its byte offset.
+func (rd *Reader) Position() (line, column int, offset int64) {
+	return rd.line, rd.col, rd.offset
+}
+
+// XML.
+
+func (rd *Reader) xmlError(err error) error {
+	var se *xml.SyntaxError
+	if errors.As(err, &se) {
+		line, col := rd.xd.InputPos()
+		if se.Line > line {
+			line = se.Line
+		}
+		return &SyntaxError{Line: line, Column: col, Offset: rd.xd.InputOffset(), Msg: se.Msg}
+	}
+	return err
+}
+
+func (rd *Reader) xmlSyntax(format string, args ...any) error {
+	line, col := rd.xd.InputPos()
+	return &SyntaxError{Line: line, Column: col, Offset: rd.xd.InputOffset(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// xmlStart returns the next start element, or the end element of the root
+// when end is true; it allows only white space, comments and processing
+// instructions in between.
+func (rd *Reader) xmlStart() (start xml.StartElement, end bool, err error) {
+	for {
+		tok, err := rd.xd.Token()
+		if err != nil {
+			if err == io.EOF {
+				return start, false, rd.xmlSyntax("unexpected end of input")
+			}
+			return start, false, rd.xmlError(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return t, false, nil
+		case xml.EndElement:
+			return start, true, nil
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return start, false, rd.xmlSyntax("unexpected text %.20q", string(bytes.TrimSpace(t)))
+			}
+		case xml.Directive:
+			return start, false, rd.xmlSyntax("DOCTYPE and other directives are not allowed")
+		}
+	}
+}
+
+func (rd *Reader) xmlHeader() error {
+	root, _, err := rd.xmlStart()
+	if err != nil {
+		return err
+	}
+	if root.Name.Space != Namespace || root.Name.Local != RootElement {
+		return rd.xmlSyntax("root element is {%s}%s, want %s in namespace %s", root.Name.Space, root.Name.Local, RootElement, Namespace)
+	}
+	h, end, err := rd.xmlStart()
+	if err != nil {
+		return err
+	}
+	if end || h.Name.Space != Namespace || h.Name.Local != HeaderElement {
+		return rd.xmlSyntax("%s must begin with %s", RootElement, HeaderElement)
+	}
+	if err := rd.xd.DecodeElement(&rd.header, &h); err != nil {
+		return rd.xmlError(err)
+	}
+	return nil
+}
+
+// xmlRecord decodes a SINBA element, keeping what the schema does not allow.
+type xmlRecord struct {
+	Record
+	Attrs    []xml.Attr   `xml:",any,attr"`
+	Elements []xmlElement `xml:",any"`
+}
+
+type xmlElement struct {
+	XMLName xml.Name
+}
+
+const xsiNamespace = "http://www.w3.org/2001/XMLSchema-instance"
+
+func (rd *Reader) xmlNext(rec *Record) error {
+	start, end, err := rd.xmlStart()
+	if err != nil {
+		return err
+	}
+	if end {
+		// The root is closed: only white space, comments and processing
+		// instructions may follow.
+		for {
+			tok, err := rd.xd.Token()
+			if err == io.EOF {
+				return io.EOF
+			}
+			if err != nil {
+				return rd.xmlError(err)
+			}
+			switch t := tok.(type) {
+			case xml.CharData:
+				if len(bytes.TrimSpace(t)) == 0 {
+					continue
+				}
+			case xml.Comment, xml.ProcInst:
+				continue
+			}
+			return rd.xmlSyntax("content after the end of %s", RootElement)
+		}
+	}
+	if start.Name.Space != Namespace || start.Name.Local != RecordElement {
+		return rd.xmlSyntax("unexpected element {%s}%s in %s, want %s", start.Name.Space, start.Name.Local, RootElement, RecordElement)
+	}
+	rd.line, rd.col = rd.xd.InputPos()
+	rd.offset = rd.xd.InputOffset()
+	x := xmlRecord{}
+	if err := rd.xd.DecodeElement(&x, &start); err != nil {
+		return rd.xmlError(err)
+	}
+	*rec = x.Record
+	for _, a := range x.Attrs {
+		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" || a.Name.Space == xsiNamespace {
+			continue
+		}
+		rec.problems = append(rec.problems, Violation{Field: a.Name.Local, Reason: "attribute not allowed by SinbaType"})
+	}
+	for _, e := range x.Elements {
+		rec.problems = append(rec.problems, Violation{Field: e.XMLName.Local, Reason: "element not allowed by SinbaType"})
+	}
+	return nil
+}
+
+// JSON.
+
+func (rd *Reader) jsonError(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &SyntaxError{Offset: se.Offset, Msg: se.Error()}
+	}
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &SyntaxError{Offset: rd.jd.InputOffset(), Msg: "unexpected end of input"}
+	}
+	return err
+}
+
+func (rd *Reader) jsonSyntax(format string, args ...any) error {
+	return &SyntaxError{Offset: rd.jd.InputOffset(), Msg: fmt.Sprintf(format, args...)}
+}
+
+var (
+	jsonHeaderKey = jsonNames[HeaderElement]
+	jsonRecordKey = jsonNames[RecordElement]
+)
+
+func (rd *Reader) jsonDelim(want json.Delim) error {
+	tok, err := rd.jd.Token()
+	if err != nil {
+		return rd.jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return rd.jsonSyntax("want %q", want)
+	}
+	return nil
+}
+
+func (rd *Reader) jsonHeader() error {
+	if err := rd.jsonDelim('{'); err != nil {
+		return err
+	}
+	tok, err := rd.jd.Token()
+	if err != nil {
+		return rd.jsonError(err)
+	}
+	if tok != jsonHeaderKey {
+		return rd.jsonSyntax("the flow must begin with %q", jsonHeaderKey)
+	}
+	var raw json.RawMessage
+	if err := rd.jd.Decode(&raw); err != nil {
+		return rd.jsonError(err)
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&rd.header); err != nil {
+		return rd.jsonSyntax("%s: %s", jsonHeaderKey, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if tok, err = rd.jd.Token(); err != nil {
+		return rd.jsonError(err)
+	}
+	if tok != jsonRecordKey {
+		return rd.jsonSyntax("want %q after %q", jsonRecordKey, jsonHeaderKey)
+	}
+	return rd.jsonDelim('[')
+}
+
+func (rd *Reader) jsonNext(rec *Record) error {
+	if !rd.jd.More() {
+		if err := rd.jsonDelim(']'); err != nil {
+			return err
+		}
+		if err := rd.jsonDelim('}'); err != nil {
+			return rd.jsonSyntax("nothing may follow %q", jsonRecordKey)
+		}
+		if _, err := rd.jd.Token(); err != io.EOF {
+			return rd.jsonSyntax("content after the end of the flow")
+		}
+		return io.EOF
+	}
+	rd.offset = rd.jd.InputOffset()
+	var raw json.RawMessage
+	if err := rd.jd.Decode(&raw); err != nil {
+		return rd.jsonError(err)
+	}
+	decodeJSONRecord(raw, rec)
+	return nil
+}
+
+// jsonFields maps the JSON names of Record's fields to their schema names.
+var jsonFields = func() map[string]string {
+	m := map[string]string{}
+	t := reflect.TypeFor[Record]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		j, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		x, _, _ := strings.Cut(f.Tag.Get("xml"), ",")
+		if j != "" {
+			x, _, _ = strings.Cut(x, ">")
+			m[j] = x
+		}
+	}
+	return m
+}()
+
+// decodeJSONRecord decodes raw into rec, turning what does not fit into
+// problems of the record.
+func decodeJSONRecord(raw []byte, rec *Record) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	err := d.Decode(rec)
+	if err == nil {
+		return
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		name, _, _ := strings.Cut(te.Field, ".")
+		if name == "" {
+			rec.problems = append(rec.problems, Violation{Reason: "a record must be a JSON object, not " + te.Value})
+			return
+		}
+		if x, ok := jsonFields[name]; ok {
+			name = x
+		}
+		rec.problems = append(rec.problems, Violation{Field: name, Reason: "must be a JSON string, not " + te.Value})
+		return
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) == nil {
+		var unknown []string
+		for k := range fields {
+			if _, ok := jsonFields[k]; !ok {
+				unknown = append(unknown, k)
+			}
+		}
+		if len(unknown) > 0 {
+			slices.Sort(unknown)
+			for _, k := range unknown {
+				rec.problems = append(rec.problems, Violation{Field: k, Reason: "field not allowed by SinbaType"})
+			}
+			return
+		}
+	}
+	rec.problems = append(rec.problems, Violation{Reason: "cannot decode record: " + strings.TrimPrefix(err.Error(), "json: ")})
+}
