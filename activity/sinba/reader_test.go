@@ -334,3 +334,8 @@ func violations(err error) []sinba.Violation {
 	}
 	return nil
 }
+
+func readFile(name string) (string, error) {
+	b, err := os.ReadFile(name)
+	return string(b), err
+}
