@@ -3,7 +3,6 @@ package sinba
 import (
 	"regexp"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -80,8 +79,10 @@ func (f *facets) check(v string) string {
 		return "not a code of " + f.codes.Name
 	}
 	if f.base == "int" {
-		// xs:int collapses white space and allows a sign.
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		// xs:int allows a sign and leading zeros. The schema would collapse
+		// surrounding white space, but libxml2 (xmllint) rejects it in an
+		// attribute, so we do too: what passes here passes there.
+		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil {
 			return "not an integer (xs:int)"
 		}

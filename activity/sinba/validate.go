@@ -189,7 +189,7 @@ func (r *Record) checkConsistency(c *checker, now time.Time) {
 		}
 	}
 	if v := r.NumeroComponentiISEE; v != nil && recordNumeroComponentiISEEFacets.check(*v) == "" {
-		if n, _ := strconv.Atoi(strings.TrimSpace(*v)); n < 1 {
+		if n, _ := strconv.Atoi(*v); n < 1 {
 			c.bad("", "NumeroComponentiISEE", *v, "less than 1 (the minor is a member)")
 		}
 	}
