@@ -42,8 +42,15 @@ func (e *SyntaxError) Error() string {
 }
 
 // Reader decodes a flow one record at a time, from XML (NewReader) or from
-// the JSON form (NewJSONReader), holding at most one record in memory. It
-// is not safe for concurrent use.
+// the JSON form (NewJSONReader), holding at most one record in memory: a
+// flow of any length is read in constant memory, but one record is held
+// whole, so bound the input (http.MaxBytesReader) where it comes from
+// outside. It is not safe for concurrent use.
+//
+// The XML reader checks the shape of the flow (root, namespace, header
+// first, then SINBA elements only); inside a record it reports unknown
+// attributes and child elements, but not the order of Prestazioni and
+// Famiglia nor a repeated wrapper, whose items are then merged.
 type Reader struct {
 	xd *xml.Decoder
 	jd *json.Decoder
