@@ -1046,6 +1046,113 @@ type Record struct {
 	problems []Violation
 }
 
+// setAttr sets the attribute name of x to v; it reports false when SinbaType has no such attribute.
+func (x *Record) setAttr(name, v string) bool {
+	switch name {
+	case "IDBeneficiario":
+		x.IDBeneficiario = v
+	case "MinoreStranieroNoAcc":
+		x.MinoreStranieroNoAcc = MinoreStranieroNoAcc(v)
+	case "CondizioneMinore":
+		x.CondizioneMinore = CondizioneMinore(v)
+	case "LuogoVita":
+		x.LuogoVita = LuogoVita(v)
+	case "ScuolaFrequentata":
+		x.ScuolaFrequentata = ScuolaFrequentata(v)
+	case "CondizioneLavoro":
+		x.CondizioneLavoro = CondizioneLavoro(v)
+	case "Disabilita":
+		x.Disabilita = Disabilita(v)
+	case "TipoDisabilita":
+		x.TipoDisabilita = (*TipoDisabilita)(&v)
+	case "InvCivCertificazioni":
+		x.InvCivCertificazioni = (*InvCivCertificazioni)(&v)
+	case "CodiceCittadinanzaPadre":
+		x.CodiceCittadinanzaPadre = &v
+	case "CodiceCittadinanzaMadre":
+		x.CodiceCittadinanzaMadre = &v
+	case "CodiceRegioneResidenzaPadre":
+		x.CodiceRegioneResidenzaPadre = &v
+	case "CodiceRegioneResidenzaMadre":
+		x.CodiceRegioneResidenzaMadre = &v
+	case "TitoloStudioPadre":
+		x.TitoloStudioPadre = (*TitoloStudio)(&v)
+	case "TitoloStudioMadre":
+		x.TitoloStudioMadre = (*TitoloStudio)(&v)
+	case "OccupazionePadre":
+		x.OccupazionePadre = (*Occupazione)(&v)
+	case "OccupazioneMadre":
+		x.OccupazioneMadre = (*Occupazione)(&v)
+	case "DataPrimaSegnalazione":
+		x.DataPrimaSegnalazione = DataMeseAnno(v)
+	case "FonteSegnalazione":
+		x.FonteSegnalazione = FonteSegnalazione(v)
+	case "ValutazioneMinore":
+		x.ValutazioneMinore = ValutazioneMinore(v)
+	case "ValutazioneFamigliaMinore":
+		x.ValutazioneFamigliaMinore = ValutazioneFamigliaMinore(v)
+	case "SegnalazioneAutoritaGiudiziaria":
+		x.SegnalazioneAutoritaGiudiziaria = SegnalazioneAutoritaGiudiziaria(v)
+	case "DataSegnalazione":
+		x.DataSegnalazione = (*DataMeseAnno)(&v)
+	case "ProvvedimentoGiudiziario":
+		x.ProvvedimentoGiudiziario = ProvvedimentoGiudiziario(v)
+	case "DataProvvedimentoGiudiziario":
+		x.DataProvvedimentoGiudiziario = (*DataMeseAnno)(&v)
+	case "AutoritaProvvedimento":
+		x.AutoritaProvvedimento = (*AutoritaProvvedimento)(&v)
+	case "PotestaTutela":
+		x.PotestaTutela = (*PotestaTutela)(&v)
+	case "TipoProvvedimentoGiudiziario":
+		x.TipoProvvedimentoGiudiziario = (*TipoProvvedimentoGiudiziario)(&v)
+	case "FormaInterventoAffido":
+		x.FormaInterventoAffido = (*FormaInterventoAffido)(&v)
+	case "TipoInterventoAffido":
+		x.TipoInterventoAffido = (*TipoInterventoAffido)(&v)
+	case "DurataAffido":
+		x.DurataAffido = (*DurataAffido)(&v)
+	case "CarattereAffido":
+		x.CarattereAffido = (*CarattereAffido)(&v)
+	case "EsitoAffido":
+		x.EsitoAffido = (*EsitoAffido)(&v)
+	case "CarattereInserimentoResidenziale":
+		x.CarattereInserimentoResidenziale = (*CarattereInserimentoResidenziale)(&v)
+	case "FormaInserimentoResidenziale":
+		x.FormaInserimentoResidenziale = (*FormaInserimentoResidenziale)(&v)
+	case "TipoInserimentoResidenziale":
+		x.TipoInserimentoResidenziale = (*TipoInserimentoResidenziale)(&v)
+	case "EsitoInserimentoStruttura":
+		x.EsitoInserimentoStruttura = (*EsitoInserimentoStruttura)(&v)
+	case "MotivazioneChiusuraCarico":
+		x.MotivazioneChiusuraCarico = (*MotivazioneChiusuraCarico)(&v)
+	case "SituazioneChiusuraCarico":
+		x.SituazioneChiusuraCarico = (*SituazioneChiusuraCarico)(&v)
+	case "CollaborazioniInterventi":
+		x.CollaborazioniInterventi = (*CollaborazioniInterventi)(&v)
+	case "NumeroComponentiISEE":
+		x.NumeroComponentiISEE = &v
+	case "FasciaEtaBeneficiario":
+		x.FasciaEtaBeneficiario = FasciaEtaBeneficiario(v)
+	case "FasciaISEEBeneficiario":
+		x.FasciaISEEBeneficiario = (*FasciaISEEBeneficiario)(&v)
+	case "AnnoNascita":
+		x.AnnoNascita = v
+	case "CodiceRegioneResidenza":
+		x.CodiceRegioneResidenza = &v
+	case "CodiceNazioneResidenza":
+		x.CodiceNazioneResidenza = v
+	default:
+		return false
+	}
+	return true
+}
+
+// recordWrappers are the child elements of SinbaType, in schema order.
+var recordWrappers = []wrapper[Record]{
+	{"Prestazioni", "CodicePrestazione", func(x *Record, v string) { x.Prestazioni = append(x.Prestazioni, CodicePrestazione(v)) }},
+	{"Famiglia", "ComposizioneFamiglia", func(x *Record, v string) { x.Famiglia = append(x.Famiglia, ComposizioneFamiglia(v)) }},
+}
+
 // checkSchema adds to c every way in which x breaks SinbaType.
 func (x *Record) checkSchema(c *checker, prefix string) {
 	c.value(prefix, "IDBeneficiario", x.IDBeneficiario, &recordIDBeneficiarioFacets)

@@ -48,9 +48,12 @@ func (e *SyntaxError) Error() string {
 // outside. It is not safe for concurrent use.
 //
 // The XML reader checks the shape of the flow (root, namespace, header
-// first, then SINBA elements only); inside a record it reports unknown
-// attributes and child elements, but not the order of Prestazioni and
-// Famiglia nor a repeated wrapper, whose items are then merged.
+// first, then SINBA elements only) and fails on it. A record is read token
+// by token, without reflection: what SinbaType does not allow inside it
+// (unknown or qualified attributes, unknown elements, text, Prestazioni and
+// Famiglia out of order or repeated) becomes a problem of that record, which
+// Record.Validate reports. The header is decoded with encoding/xml, which
+// ignores unknown attributes there.
 type Reader struct {
 	xd *xml.Decoder
 	jd *json.Decoder
@@ -237,18 +240,24 @@ func (rd *Reader) xmlHeader() error {
 	return nil
 }
 
-// xmlRecord decodes a SINBA element, keeping what the schema does not allow.
-type xmlRecord struct {
-	Record
-	Attrs    []xml.Attr   `xml:",any,attr"`
-	Elements []xmlElement `xml:",any"`
-}
-
-type xmlElement struct {
-	XMLName xml.Name
+// wrapper is a child element of a record that holds repeated simple items
+// (Prestazioni of CodicePrestazione); add appends an item's value.
+type wrapper[T any] struct {
+	name, item string
+	add        func(x *T, v string)
 }
 
 const xsiNamespace = "http://www.w3.org/2001/XMLSchema-instance"
+
+// ignoredAttr reports whether a is a namespace declaration or an
+// xsi: attribute, which any element may carry.
+func ignoredAttr(a xml.Attr) bool {
+	return a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" || a.Name.Space == xsiNamespace
+}
+
+func (r *Record) problem(field, reason string) {
+	r.problems = append(r.problems, Violation{Field: field, Reason: reason})
+}
 
 func (rd *Reader) xmlNext(rec *Record) error {
 	start, end, err := rd.xmlStart()
@@ -282,21 +291,132 @@ func (rd *Reader) xmlNext(rec *Record) error {
 	}
 	rd.line, rd.col = rd.xd.InputPos()
 	rd.offset = rd.xd.InputOffset()
-	x := xmlRecord{}
-	if err := rd.xd.DecodeElement(&x, &start); err != nil {
-		return rd.xmlError(err)
-	}
-	*rec = x.Record
-	for _, a := range x.Attrs {
-		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" || a.Name.Space == xsiNamespace {
+	return rd.xmlRecord(start, rec)
+}
+
+// xmlRecord fills rec from a SINBA element whose start tag has been read,
+// token by token: what SinbaType does not allow (an unknown or qualified
+// attribute, an unknown element, text, the wrappers out of order or
+// repeated) becomes a problem of the record.
+func (rd *Reader) xmlRecord(start xml.StartElement, rec *Record) error {
+	for _, a := range start.Attr {
+		if ignoredAttr(a) {
 			continue
 		}
-		rec.problems = append(rec.problems, Violation{Field: a.Name.Local, Reason: "attribute not allowed by SinbaType"})
+		if a.Name.Space != "" || !rec.setAttr(a.Name.Local, a.Value) {
+			rec.problem(a.Name.Local, "attribute not allowed by SinbaType")
+		}
 	}
-	for _, e := range x.Elements {
-		rec.problems = append(rec.problems, Violation{Field: e.XMLName.Local, Reason: "element not allowed by SinbaType"})
+	next := 0 // index of the next wrapper in schema order
+	text := false
+	for {
+		tok, err := rd.xd.Token()
+		if err != nil {
+			return rd.xmlError(err)
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.CharData:
+			if !text && len(bytes.TrimSpace(t)) > 0 {
+				text = true
+				rec.problem("", "text not allowed in SINBA")
+			}
+		case xml.StartElement:
+			i := -1
+			if t.Name.Space == Namespace {
+				i = slices.IndexFunc(recordWrappers, func(w wrapper[Record]) bool { return w.name == t.Name.Local })
+			}
+			if i < 0 {
+				rec.problem(t.Name.Local, "element not allowed by SinbaType")
+				if err := rd.xd.Skip(); err != nil {
+					return rd.xmlError(err)
+				}
+				continue
+			}
+			if i < next {
+				rec.problem(t.Name.Local, "repeated or out of order: SinbaType has "+wrapperOrder+", once each")
+			}
+			next = max(next, i+1)
+			if err := rd.xmlItems(t, &recordWrappers[i], rec); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
+}
+
+var wrapperOrder = func() string {
+	var names []string
+	for _, w := range recordWrappers {
+		names = append(names, w.name)
+	}
+	return strings.Join(names, " then ")
+}()
+
+// xmlItems reads the items of a wrapper element whose start tag has been read.
+func (rd *Reader) xmlItems(start xml.StartElement, w *wrapper[Record], rec *Record) error {
+	for _, a := range start.Attr {
+		if !ignoredAttr(a) {
+			rec.problem(w.name+"/@"+a.Name.Local, "attribute not allowed by SinbaType")
+		}
+	}
+	text := false
+	for {
+		tok, err := rd.xd.Token()
+		if err != nil {
+			return rd.xmlError(err)
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.CharData:
+			if !text && len(bytes.TrimSpace(t)) > 0 {
+				text = true
+				rec.problem(w.name, "text not allowed in "+w.name)
+			}
+		case xml.StartElement:
+			if t.Name.Space != Namespace || t.Name.Local != w.item {
+				rec.problem(w.name+"/"+t.Name.Local, "element not allowed by SinbaType")
+				if err := rd.xd.Skip(); err != nil {
+					return rd.xmlError(err)
+				}
+				continue
+			}
+			for _, a := range t.Attr {
+				if !ignoredAttr(a) {
+					rec.problem(w.name+"/"+w.item+"/@"+a.Name.Local, "attribute not allowed by SinbaType")
+				}
+			}
+			v, err := rd.xmlText(w, rec)
+			if err != nil {
+				return err
+			}
+			w.add(rec, v)
+		}
+	}
+}
+
+// xmlText returns the text of a simple element whose start tag has been
+// read, up to its end tag.
+func (rd *Reader) xmlText(w *wrapper[Record], rec *Record) (string, error) {
+	var v []byte
+	for {
+		tok, err := rd.xd.Token()
+		if err != nil {
+			return "", rd.xmlError(err)
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return string(v), nil
+		case xml.CharData:
+			v = append(v, t...)
+		case xml.StartElement:
+			rec.problem(w.name+"/"+w.item+"/"+t.Name.Local, "element not allowed by SinbaType")
+			if err := rd.xd.Skip(); err != nil {
+				return "", rd.xmlError(err)
+			}
+		}
+	}
 }
 
 // JSON.

@@ -166,3 +166,61 @@ func TestValidatorAgreesWithXmllint(t *testing.T) {
 		})
 	}
 }
+
+// TestXMLStructureAgreesWithXmllint: what a SINBA element contains beyond
+// its attributes — wrappers, their order, items, text — is checked like
+// xmllint checks it, and reported as problems of that record only.
+func TestXMLStructureAgreesWithXmllint(t *testing.T) {
+	const (
+		attrs = `IDBeneficiario="t1" MinoreStranieroNoAcc="2" CondizioneMinore="1" LuogoVita="1" ScuolaFrequentata="5" ` +
+			`CondizioneLavoro="1" Disabilita="2" DataPrimaSegnalazione="03/2021" FonteSegnalazione="13" ValutazioneMinore="1" ` +
+			`ValutazioneFamigliaMinore="1" SegnalazioneAutoritaGiudiziaria="2" ProvvedimentoGiudiziario="2" ` +
+			`FasciaEtaBeneficiario="4" AnnoNascita="2016" CodiceNazioneResidenza="100"`
+		prest = `<Prestazioni><CodicePrestazione>A1.01</CodicePrestazione></Prestazioni>`
+		fam   = `<Famiglia><ComposizioneFamiglia>1</ComposizioneFamiglia></Famiglia>`
+	)
+	tests := []struct {
+		name string
+		rec  string
+		want []sinba.Violation
+	}{
+		{"valid", `<SINBA ` + attrs + `>` + prest + fam + `</SINBA>`, nil},
+		{"validWithComments", `<SINBA ` + attrs + `><!-- c -->` + prest + "\n" + `<Famiglia><ComposizioneFamiglia>1<!-- c --></ComposizioneFamiglia></Famiglia></SINBA>`, nil},
+		{"outOfOrder", `<SINBA ` + attrs + `>` + fam + prest + `</SINBA>`,
+			[]sinba.Violation{{"Prestazioni", "repeated or out of order: SinbaType has Prestazioni then Famiglia, once each"}}},
+		{"repeated", `<SINBA ` + attrs + `>` + prest + prest + fam + `</SINBA>`,
+			[]sinba.Violation{{"Prestazioni", "repeated or out of order: SinbaType has Prestazioni then Famiglia, once each"}}},
+		{"noFamily", `<SINBA ` + attrs + `>` + prest + `</SINBA>`,
+			[]sinba.Violation{{"Famiglia/ComposizioneFamiglia", "required: at least 1"}}},
+		{"emptyFamily", `<SINBA ` + attrs + `>` + prest + `<Famiglia/></SINBA>`,
+			[]sinba.Violation{{"Famiglia/ComposizioneFamiglia", "required: at least 1"}}},
+		{"text", `<SINBA ` + attrs + `>testo` + prest + fam + `</SINBA>`,
+			[]sinba.Violation{{"", "text not allowed in SINBA"}}},
+		{"unknownItem", `<SINBA ` + attrs + `><Prestazioni><CodicePrestazione>A1.01</CodicePrestazione><Nota>x</Nota></Prestazioni>` + fam + `</SINBA>`,
+			[]sinba.Violation{{"Prestazioni/Nota", "element not allowed by SinbaType"}}},
+		{"elementInItem", `<SINBA ` + attrs + `><Prestazioni><CodicePrestazione>A1.01<b/></CodicePrestazione></Prestazioni>` + fam + `</SINBA>`,
+			[]sinba.Violation{{"Prestazioni/CodicePrestazione/b", "element not allowed by SinbaType"}}},
+		{"qualifiedAttribute", `<SINBA xmlns:c="http://inps.it/Casellario" c:Colore="1" ` + attrs + `>` + prest + fam + `</SINBA>`,
+			[]sinba.Violation{{"Colore", "attribute not allowed by SinbaType"}}},
+		{"itemInOtherNamespace", `<SINBA ` + attrs + `><Prestazioni><CodicePrestazione xmlns="urn:x">A1.01</CodicePrestazione></Prestazioni>` + fam + `</SINBA>`,
+			[]sinba.Violation{{"Prestazioni/CodicePrestazione", "element not allowed by SinbaType"}, {"Prestazioni/CodicePrestazione", "required: at least 1"}}},
+		{"itemWithSpaces", `<SINBA ` + attrs + `><Prestazioni><CodicePrestazione> A1.01 </CodicePrestazione></Prestazioni>` + fam + `</SINBA>`,
+			[]sinba.Violation{{"Prestazioni/CodicePrestazione[1]", `" A1.01 ": not a code of CodicePrestazione`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flow := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<Flusso xmlns="http://inps.it/Casellario">` +
+				`<IdentificazioneFlusso Nome="F"><Ente Codice="C" Indirizzo="D612" CFOperatore="RSSMRA80A01D612X"/></IdentificazioneFlusso>` +
+				tt.rec + "\n" + `<SINBA ` + attrs + `>` + prest + fam + `</SINBA></Flusso>`
+			_, recs := readAll(t, sinba.NewReader(strings.NewReader(flow)))
+			require.Len(t, recs, 2)
+			assert.Equal(t, tt.want, violations(recs[0].Validate(now)))
+			assert.NoError(t, recs[1].Validate(now), "the next record is not affected")
+			if tt.name == "itemWithSpaces" {
+				return // the schema allows it: the SIUSS list does not
+			}
+			ok, out := schemaValid(t, []byte(flow))
+			assert.Equal(t, tt.want == nil, ok, "xmllint: %s", out)
+		})
+	}
+}

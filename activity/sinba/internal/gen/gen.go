@@ -596,6 +596,10 @@ func (s *schema) emitStruct(b *bytes.Buffer, ct *complexType) {
 	}
 	p("}\n\n")
 
+	if ct.goName == "Record" {
+		s.emitXMLSetters(b, ct)
+	}
+
 	// The check against the schema.
 	p("// checkSchema adds to c every way in which x breaks %s.\n", ct.xsdName)
 	p("func (x *%s) checkSchema(c *checker, prefix string) {\n", ct.goName)
@@ -656,4 +660,43 @@ func describe(r *restriction) string {
 		return ""
 	}
 	return ", " + strings.Join(parts, ", ")
+}
+
+// emitXMLSetters writes what the XML reader needs to fill a struct from
+// tokens without reflection: a setter of attributes by name, and the
+// wrapper elements in schema order with a setter of their items.
+func (s *schema) emitXMLSetters(b *bytes.Buffer, ct *complexType) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("// setAttr sets the attribute name of x to v; it reports false when %s has no such attribute.\n", ct.xsdName)
+	p("func (x *%s) setAttr(name, v string) bool {\n\tswitch name {\n", ct.goName)
+	for i := range ct.fields {
+		f := &ct.fields[i]
+		if !f.attr {
+			continue
+		}
+		t := fieldType(f)
+		p("\tcase %q:\n", f.xsdName)
+		switch {
+		case f.required && t == "string":
+			p("\t\tx.%s = v\n", f.goName)
+		case f.required:
+			p("\t\tx.%s = %s(v)\n", f.goName, t)
+		case t == "string":
+			p("\t\tx.%s = &v\n", f.goName)
+		default:
+			p("\t\tx.%s = (*%s)(&v)\n", f.goName, t)
+		}
+	}
+	p("\tdefault:\n\t\treturn false\n\t}\n\treturn true\n}\n\n")
+	p("// %sWrappers are the child elements of %s, in schema order.\n", lowerFirst(ct.goName), ct.xsdName)
+	p("var %sWrappers = []wrapper[%s]{\n", lowerFirst(ct.goName), ct.goName)
+	for i := range ct.fields {
+		f := &ct.fields[i]
+		if f.attr || f.structType != "" {
+			continue
+		}
+		w, item, _ := strings.Cut(f.listPath, "/")
+		p("\t{%q, %q, func(x *%s, v string) { x.%s = append(x.%s, %s(v)) }},\n", w, item, ct.goName, f.goName, f.goName, fieldType(f))
+	}
+	p("}\n\n")
 }
