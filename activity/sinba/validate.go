@@ -19,6 +19,42 @@ type Violation struct {
 	Reason string
 }
 
+// JSONField returns v.Field in the names of the JSON form: dots between
+// levels, 0-based indexes ("Prestazioni/CodicePrestazione[2]" →
+// "prestazioni[1]", "IdentificazioneFlusso/Ente/CFOperatore" →
+// "identificazione_flusso.ente.cf_operatore"). Names the schema does not
+// have (an unknown JSON field) are kept as they are.
+func (v Violation) JSONField() string {
+	path, index, _ := strings.Cut(v.Field, "[")
+	parts := strings.Split(path, "/")
+	// A wrapper and its item are one array in JSON.
+	if n := len(parts); n >= 2 && jsonNames[parts[n-2]] != "" && wrapperItems[parts[n-2]] == parts[n-1] {
+		parts = parts[:n-1]
+	}
+	for i, p := range parts {
+		if j := jsonNames[strings.TrimPrefix(p, "@")]; j != "" {
+			parts[i] = j
+		}
+	}
+	out := strings.Join(parts, ".")
+	if index != "" {
+		n, err := strconv.Atoi(strings.TrimSuffix(index, "]"))
+		if err == nil {
+			out += "[" + strconv.Itoa(n-1) + "]"
+		}
+	}
+	return out
+}
+
+// wrapperItems maps each wrapper element of a record to its item element.
+var wrapperItems = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range recordWrappers {
+		m[w.name] = w.item
+	}
+	return m
+}()
+
 // ValidationError is returned by Record.Validate and Header.Validate: it
 // lists every violation, in schema order.
 type ValidationError struct {

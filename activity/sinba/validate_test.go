@@ -227,3 +227,19 @@ func TestDataMeseAnno(t *testing.T) {
 	_, ok = sinba.DataMeseAnno("00/2026").Time()
 	assert.False(t, ok)
 }
+
+func TestViolationJSONField(t *testing.T) {
+	for field, want := range map[string]string{
+		"LuogoVita":                              "luogo_vita",
+		"FasciaISEEBeneficiario":                 "fascia_isee_beneficiario",
+		"Prestazioni/CodicePrestazione[2]":       "prestazioni[1]",
+		"Prestazioni/CodicePrestazione":          "prestazioni",
+		"Famiglia/ComposizioneFamiglia[1]":       "famiglia[0]",
+		"IdentificazioneFlusso/Ente/CFOperatore": "identificazione_flusso.ente.cf_operatore",
+		"IdentificazioneFlusso/Nome":             "identificazione_flusso.nome",
+		"colore":                                 "colore",
+		"":                                       "",
+	} {
+		assert.Equal(t, want, sinba.Violation{Field: field}.JSONField(), field)
+	}
+}
