@@ -65,15 +65,20 @@ type Reader struct {
 	index      int   // records decoded so far
 	line, col  int   // where the last record's start tag ends (XML)
 	offset     int64 // where the last record starts
+	charsetErr error // the encoding the XML declaration names is not supported
 }
 
 // NewReader returns a Reader of an XML flow. Besides UTF-8 it accepts the
 // encodings ISO-8859-1, ISO-8859-15 and windows-1252 when the XML
 // declaration names them. A DOCTYPE is refused.
 func NewReader(r io.Reader) *Reader {
-	d := xml.NewDecoder(r)
-	d.CharsetReader = charsetReader
-	return &Reader{xd: d}
+	rd := &Reader{xd: xml.NewDecoder(r)}
+	rd.xd.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		out, err := charsetReader(label, in)
+		rd.charsetErr = err
+		return out, err
+	}
+	return rd
 }
 
 // NewJSONReader returns a Reader of a flow in the JSON form (see the
@@ -184,7 +189,10 @@ func (rd *Reader) xmlError(err error) error {
 		}
 		return &SyntaxError{Line: line, Column: col, Offset: rd.xd.InputOffset(), Msg: se.Msg}
 	}
-	return err
+	if rd.charsetErr != nil {
+		return rd.xmlSyntax("%s", rd.charsetErr.Error())
+	}
+	return fmt.Errorf("read SINBA flow: %w", err)
 }
 
 func (rd *Reader) xmlSyntax(format string, args ...any) error {
@@ -429,7 +437,7 @@ func (rd *Reader) jsonError(err error) error {
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &SyntaxError{Offset: rd.jd.InputOffset(), Msg: "unexpected end of input"}
 	}
-	return err
+	return fmt.Errorf("read SINBA flow: %w", err)
 }
 
 func (rd *Reader) jsonSyntax(format string, args ...any) error {

@@ -268,7 +268,10 @@ func TestReadLatin1(t *testing.T) {
 	assert.Len(t, recs, 2)
 
 	_, err = sinba.NewReader(strings.NewReader(`<?xml version="1.0" encoding="EBCDIC"?><Flusso/>`)).Header()
-	assert.ErrorContains(t, err, `encoding "EBCDIC" not supported`)
+	var se *sinba.SyntaxError
+	require.ErrorAs(t, err, &se, "bad input, not an I/O error")
+	assert.Equal(t, `encoding "EBCDIC" not supported`, se.Msg)
+	assert.Equal(t, 1, se.Line)
 }
 
 // TestReadPosition: the reader says where each record is, for messages.
