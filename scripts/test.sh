@@ -14,6 +14,17 @@ if ! command -v gcc >/dev/null 2>&1; then
   fi
 fi
 
+# activity/sinba checks its XML output against SINBA.xsd with libxml2's
+# xmllint, an independent validator.
+if ! command -v xmllint >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test: the SINBA tests need xmllint: installing libxml2-utils" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >&2
+  else
+    echo "test: the SINBA tests need xmllint: sudo apt-get install libxml2-utils (they skip without it)" >&2
+  fi
+fi
+
 pg_ensure
 trap '[ "$PG_STARTED_HERE" = 1 ] && pg_stop_private' EXIT
 go test -race -count=1 "$@" ./...

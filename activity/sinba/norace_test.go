@@ -1,0 +1,5 @@
+//go:build !race
+
+package sinba_test
+
+const raceEnabled = false
