@@ -17,6 +17,10 @@ type Ceiling struct {
 	Pairs      int // true pairs (records of one Truth, two by two)
 	TwoOfThree int // of Pairs, those agreeing on at least two core fields
 	ByAgreeing [4]int
+	// TwinLike are the pairs of TwoOfThree whose surname and birth date
+	// agree (bigram Dice ≥ 0.9) and whose given names do not (< 0.75):
+	// what twins look like, which must stay apart.
+	TwinLike int
 }
 
 // CeilingSimilarity is the bigram Dice from which two values agree.
@@ -28,8 +32,8 @@ func (c Ceiling) Recall() float64 { return ratio(c.TwoOfThree, c.Pairs) }
 // String describes c in one line.
 func (c Ceiling) String() string {
 	return fmt.Sprintf("ceiling: %d of %d true pairs (%.4f) agree on at least two of given name, surname and birth date (bigram Dice ≥ %.1f); "+
-		"agreeing on 0/1/2/3 of them: %d/%d/%d/%d",
-		c.TwoOfThree, c.Pairs, c.Recall(), CeilingSimilarity, c.ByAgreeing[0], c.ByAgreeing[1], c.ByAgreeing[2], c.ByAgreeing[3])
+		"agreeing on 0/1/2/3 of them: %d/%d/%d/%d; of those agreeing on two, %d look like twins (surname and birth date agree, given name not)",
+		c.TwoOfThree, c.Pairs, c.Recall(), CeilingSimilarity, c.ByAgreeing[0], c.ByAgreeing[1], c.ByAgreeing[2], c.ByAgreeing[3], c.TwinLike)
 }
 
 // ComputeCeiling returns the ceiling of ds.
@@ -53,6 +57,9 @@ func ComputeCeiling(ds Dataset) Ceiling {
 				c.ByAgreeing[n]++
 				if n >= 2 {
 					c.TwoOfThree++
+				}
+				if bigramDice(a.Surname, b.Surname) >= 0.9 && bigramDice(a.BirthDate, b.BirthDate) >= 0.9 && bigramDice(a.GivenNames, b.GivenNames) < 0.75 {
+					c.TwinLike++
 				}
 			}
 		}
