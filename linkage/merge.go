@@ -38,6 +38,10 @@ type MergeEvent struct {
 	Survivor PersonID
 	Absorbed PersonID
 	MergeID  int64
+	// Seq orders the events of every node (MergeEventsAfter); At is when
+	// the event was recorded.
+	Seq int64
+	At  time.Time
 }
 
 // MergeRecord is one merge as stored, undone or not.
@@ -50,6 +54,9 @@ type MergeRecord struct {
 	CreatedBy string
 	UndoneAt  time.Time // zero while in force
 	UndoneBy  string
+	// Event is the merge event the operation recorded (the merge, or its
+	// undo).
+	Event MergeEvent
 }
 
 // ReviewDecision is a steward's verdict on a possible match.
@@ -141,6 +148,9 @@ type MergeStore interface {
 	// DecideReview locks review id and closes it with d; ErrNotFound when
 	// there is none, ErrClosed when it is decided already.
 	DecideReview(ctx context.Context, id int64, d ReviewDecision, actor string) (DecidedReview, error)
+	// MergeEventsAfter returns up to limit merge events with Seq > after,
+	// in Seq order.
+	MergeEventsAfter(ctx context.Context, after int64, limit int) ([]MergeEvent, error)
 }
 
 // MergeHook runs inside the transaction of a merge, an undo or a decision,
@@ -157,8 +167,8 @@ type subscribers struct {
 // Subscribe registers fn to be called, after commit, with every merge and
 // undo this Service makes. Calls are synchronous, in the goroutine that
 // made the change, in subscription order: fn must be quick. Delivery is
-// in-process only: a merge made on another node is not seen here (a
-// multi-node deployment will publish through an events table, later).
+// in-process only: a merge made on another node is not seen here; what
+// must see every merge reads MergeEventsAfter, the durable feed.
 func (s *Service) Subscribe(fn func(MergeEvent)) {
 	s.subs.mu.Lock()
 	defer s.subs.mu.Unlock()
@@ -211,7 +221,7 @@ func (s *Service) Merge(ctx context.Context, survivor, absorbed PersonID, review
 	if err != nil {
 		return 0, fmt.Errorf("merge persons: %w", err)
 	}
-	s.publish(MergeEvent{Kind: MergeEventMerge, Survivor: m.Survivor, Absorbed: m.Absorbed, MergeID: m.ID})
+	s.publish(m.Event)
 	return m.ID, nil
 }
 
@@ -233,7 +243,7 @@ func (s *Service) Undo(ctx context.Context, mergeID int64, actor string, hooks .
 	if err != nil {
 		return fmt.Errorf("undo merge %d: %w", mergeID, err)
 	}
-	s.publish(MergeEvent{Kind: MergeEventUndo, Survivor: m.Survivor, Absorbed: m.Absorbed, MergeID: m.ID})
+	s.publish(m.Event)
 	return nil
 }
 
@@ -299,7 +309,25 @@ func (s *Service) Decide(ctx context.Context, reviewID int64, d ReviewDecision, 
 		return DecidedReview{}, fmt.Errorf("decide review %d: %w", reviewID, err)
 	}
 	if r.Merge.ID != 0 {
-		s.publish(MergeEvent{Kind: MergeEventMerge, Survivor: r.Merge.Survivor, Absorbed: r.Merge.Absorbed, MergeID: r.Merge.ID})
+		s.publish(r.Merge.Event)
 	}
 	return r, nil
+}
+
+// MergeEventsAfter returns up to limit merge and undo events with a Seq
+// above after, in the order they were made, whichever node made them: a
+// consumer keeps the last Seq it handled and asks again from there.
+func (s *Service) MergeEventsAfter(ctx context.Context, after int64, limit int) ([]MergeEvent, error) {
+	ms, err := s.merges()
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 || after < 0 {
+		return nil, fmt.Errorf("%w: want after ≥ 0 and limit > 0", ErrMalformed)
+	}
+	evs, err := ms.MergeEventsAfter(ctx, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("merge events: %w", err)
+	}
+	return evs, nil
 }

@@ -469,7 +469,7 @@ func (s *Service) commit(ctx context.Context, domain string, out []Result, ch Ch
 			if err != nil {
 				return err
 			}
-			*merged = append(*merged, MergeEvent{Kind: MergeEventMerge, Survivor: rec.Survivor, Absorbed: rec.Absorbed, MergeID: rec.ID})
+			*merged = append(*merged, rec.Event)
 		}
 	}
 	if hook != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/toscana/sirm/internal/pgdb"
+
 	"github.com/toscana/sirm/linkage"
 )
 
@@ -84,7 +86,8 @@ func (s *Store) Merge(ctx context.Context, survivor, absorbed linkage.PersonID, 
 		if err := q.QueryRow(ctx, insertMergeSQL, personUUID(sRoot), personUUID(aRoot), review, actor).Scan(&m.ID, &m.CreatedAt); err != nil {
 			return fmt.Errorf("record merge: %w", err)
 		}
-		return nil
+		m.Event, err = recordEvent(ctx, q, linkage.MergeEventMerge, m)
+		return err
 	})
 	return m, err
 }
@@ -140,7 +143,8 @@ func (s *Store) UndoMerge(ctx context.Context, id int64, actor string) (linkage.
 				return fmt.Errorf("reopen review: %w", err)
 			}
 		}
-		return nil
+		m.Event, err = recordEvent(ctx, q, linkage.MergeEventUndo, m)
+		return err
 	})
 	return m, err
 }
@@ -311,4 +315,47 @@ func (s *Store) DecideReview(ctx context.Context, id int64, d linkage.ReviewDeci
 		return nil
 	})
 	return r, err
+}
+
+const (
+	insertMergeEventSQL = `
+INSERT INTO linkage.merge_events (kind, merge_id, survivor, absorbed) VALUES ($1, $2, $3, $4) RETURNING seq, at`
+	mergeEventsSQL = `
+SELECT seq, kind, merge_id, survivor, absorbed, at FROM linkage.merge_events WHERE seq > $1 ORDER BY seq LIMIT $2`
+)
+
+// recordEvent appends the event of a merge or undo to the feed, under the
+// merges lock the caller holds.
+func recordEvent(ctx context.Context, q pgdb.Querier, kind linkage.MergeEventKind, m linkage.MergeRecord) (linkage.MergeEvent, error) {
+	e := linkage.MergeEvent{Kind: kind, Survivor: m.Survivor, Absorbed: m.Absorbed, MergeID: m.ID}
+	if err := q.QueryRow(ctx, insertMergeEventSQL, string(kind), m.ID, personUUID(m.Survivor), personUUID(m.Absorbed)).Scan(&e.Seq, &e.At); err != nil {
+		return linkage.MergeEvent{}, fmt.Errorf("record merge event: %w", err)
+	}
+	return e, nil
+}
+
+// MergeEventsAfter returns up to limit merge events with seq > after.
+func (s *Store) MergeEventsAfter(ctx context.Context, after int64, limit int) ([]linkage.MergeEvent, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, mergeEventsSQL, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read merge events: %w", err)
+	}
+	defer rows.Close()
+	var out []linkage.MergeEvent
+	for rows.Next() {
+		var (
+			e        linkage.MergeEvent
+			kind     string
+			surv, ab [16]byte
+		)
+		if err := rows.Scan(&e.Seq, &kind, &e.MergeID, &surv, &ab, &e.At); err != nil {
+			return nil, fmt.Errorf("read merge events: %w", err)
+		}
+		e.Kind, e.Survivor, e.Absorbed = linkage.MergeEventKind(kind), parsePerson(surv), parsePerson(ab)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read merge events: %w", err)
+	}
+	return out, nil
 }

@@ -33,7 +33,7 @@ SELECT c.relname,
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                  WHERE i.indrelid = c.oid AND i.indisprimary), '1')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'linkage' AND c.relkind = 'r' AND c.relname <> 'merges' ORDER BY 1`
+WHERE n.nspname = 'linkage' AND c.relkind = 'r' AND c.relname NOT IN ('merges', 'merge_events') ORDER BY 1`
 	rows, err := db.Pool.Query(ctx, tablesSQL)
 	require.NoError(t, err)
 	type table struct{ name, pk string }
@@ -133,10 +133,24 @@ func TestMergeThenUndoRestoresEverything(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, b1.Person, p)
 
-	assert.Equal(t, []linkage.MergeEvent{
-		{Kind: linkage.MergeEventMerge, Survivor: a1.Person, Absorbed: b1.Person, MergeID: d.Merge.ID},
-		{Kind: linkage.MergeEventUndo, Survivor: a1.Person, Absorbed: b1.Person, MergeID: d.Merge.ID},
-	}, events.all())
+	got := events.all()
+	require.Len(t, got, 2)
+	for i, want := range []linkage.MergeEventKind{linkage.MergeEventMerge, linkage.MergeEventUndo} {
+		assert.Equal(t, want, got[i].Kind)
+		assert.Equal(t, a1.Person, got[i].Survivor)
+		assert.Equal(t, b1.Person, got[i].Absorbed)
+		assert.Equal(t, d.Merge.ID, got[i].MergeID)
+	}
+	// The durable feed holds the same events, in order, for every node.
+	feed, err := svc.MergeEventsAfter(ctx, 0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, got, feed)
+	assert.Less(t, feed[0].Seq, feed[1].Seq)
+	rest, err := svc.MergeEventsAfter(ctx, feed[0].Seq, 10)
+	require.NoError(t, err)
+	assert.Equal(t, feed[1:], rest, "a consumer resumes after the last seq it handled")
+	_, err = svc.MergeEventsAfter(ctx, -1, 10)
+	assert.ErrorIs(t, err, linkage.ErrMalformed)
 
 	var undoneBy string
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT undone_by FROM linkage.merges WHERE id = $1`, d.Merge.ID).Scan(&undoneBy))
