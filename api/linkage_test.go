@@ -203,7 +203,7 @@ func TestReviewDecisionAndUndo(t *testing.T) {
 		assert.Equal(t, persons[0], p, "after the merge every token reaches person_a")
 	}
 	require.Len(t, events, 1)
-	assert.Equal(t, linkage.MergeEvent{Kind: linkage.MergeEventMerge, Survivor: persons[0], Absorbed: persons[1], MergeID: dr.MergeID}, events[0])
+	assertMergeEvent(t, linkage.MergeEventMerge, persons[0], persons[1], dr.MergeID, events[0])
 
 	// The decision was audited, one event per person, in its transaction.
 	allowed := allowedEvents(t, env, ActionReviewsDecide)
@@ -246,4 +246,13 @@ func TestReviewDecisionAndUndo(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.code, string(r.body))
 	assert.NotContains(t, string(r.body), "merge_id")
 	assert.Equal(t, before["merges"], linkageState(t, env)["merges"])
+}
+
+func assertMergeEvent(t *testing.T, kind linkage.MergeEventKind, survivor, absorbed linkage.PersonID, mergeID int64, got linkage.MergeEvent) {
+	t.Helper()
+	assert.Equal(t, kind, got.Kind)
+	assert.Equal(t, survivor, got.Survivor)
+	assert.Equal(t, absorbed, got.Absorbed)
+	assert.Equal(t, mergeID, got.MergeID)
+	assert.NotZero(t, got.Seq, "the event is in the durable feed")
 }
