@@ -26,11 +26,18 @@ import (
 // hashing). Without the key, nobody can build the filter of a guessed
 // name; with it, only the server can, like the match keys.
 //
-// Parameters: 1024 bits per field and k = 20 for names and places
-// (a 10-letter name has 11 padded bigrams: ≈ 200 of 1024 bits set, few
-// collisions, so the Dice of two unrelated names stays low), k = 30 for
-// the 8 date tokens. anonlink's CLK uses 1024 bits for all fields
-// together; one filter per field costs 5× the storage (640 bytes a
+// Parameters: 1024 bits per field and k = 15 bits per q-gram for every
+// field (a 10-letter name has 11 padded bigrams: ≈ 160 of 1024 bits set,
+// few collisions, so the Dice of two unrelated names stays low). k was
+// chosen with the in-memory sweeps (go test -run ScoreSweep -v ./linkage/):
+// at the automatic threshold 0.75, k = 10, 15, 20, 30 gave FEBRL 4 fuzzy
+// recall 0.538, 0.549, 0.557, 0.582 and demo-data recall 0.641, 0.647,
+// 0.656, 0.698 at the same precision (1.000 and 0.998) — but only because
+// a larger k raises every similarity: the highest wrong FEBRL candidate
+// went 0.625, 0.629, 0.643, 0.662 and the demo's namesakes and twins
+// crept towards the threshold (0.775 → 0.782), so the margin that keeps
+// twins apart shrinks. 15 keeps it. anonlink's CLK uses 1024 bits for all
+// fields together; one filter per field costs 5× the storage (640 bytes a
 // variant) but lets the score weigh fields and the review show which field
 // disagrees.
 
