@@ -1,0 +1,392 @@
+package render
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/toscana/sirm/report"
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/net/html"
+)
+
+// sample is a zone × age-class table whose labels need escaping and where
+// suppression hides distinctive values (7777, 4444, 6666) that the tests
+// look for in every output.
+func sample(t *testing.T) *report.Table {
+	t.Helper()
+	rows := report.Dimension{Code: "zone", Label: report.Label{IT: "Zona", EN: "Zone"}, Categories: []report.Category{
+		{Code: "Z1", Label: report.Label{IT: `Zona "Nord" <Lunigiana> & Co`, EN: `North "zone" <L> & Co`}},
+		{Code: "Z2", Label: report.Label{IT: "Zona Fiorentina Sud-Est", EN: "Florence South-East"}},
+		{Code: "Z3", Label: report.Label{IT: "Valdera – Alta Val di Cecina, una zona dal nome molto lungo", EN: "Valdera"}},
+	}}
+	tb := report.NewTable("out_of_family", report.Label{IT: "Minori fuori famiglia", EN: "Minors out of family"}, rows, report.AgeClassDimension())
+	tb.Unit = report.Label{IT: "minori", EN: "minors"}
+	tb.Notes = []report.Label{{IT: "Dati al 31/12/2025.", EN: "Data at 31/12/2025."}}
+	counts := [][]int{
+		{1, 7777, 0, 0, 0, 0},
+		{4444, 6666, 0, 0, 0, 0},
+		{0, 0, 30, 40, 50, 60},
+	}
+	for r, row := range counts {
+		for c, v := range row {
+			tb.Set(r, c, v)
+		}
+	}
+	require.NoError(t, tb.Protect(report.DefaultPolicy))
+	for _, rc := range [][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}} {
+		require.True(t, tb.Status(rc[0], rc[1]).Suppressed(), "fixture: %v suppressed", rc)
+	}
+	return tb
+}
+
+var hiddenValues = []string{"7777", "7.777", "7,777", "4444", "4.444", "4,444", "6666", "6.666", "6,666"}
+
+func assertNoHidden(t *testing.T, out string) {
+	t.Helper()
+	for _, h := range hiddenValues {
+		assert.NotContains(t, out, h)
+	}
+}
+
+// expected returns the grid as it should print: numbers, or the mark.
+func expected(tb *report.Table, mark string) [][]string {
+	var out [][]string
+	for r := 0; r <= tb.NumRows(); r++ {
+		ri := r
+		if r == tb.NumRows() {
+			ri = report.Total
+		}
+		var line []string
+		for c := 0; c <= tb.NumCols(); c++ {
+			ci := c
+			if c == tb.NumCols() {
+				ci = report.Total
+			}
+			if v, ok := tb.Published(ri, ci); ok {
+				line = append(line, strconv.Itoa(v))
+			} else {
+				line = append(line, mark)
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func TestUnprotectedRefused(t *testing.T) {
+	tb := report.NewTable("x", report.Label{IT: "x"}, report.SexDimension(), report.AgeClassDimension())
+	var buf bytes.Buffer
+	assert.ErrorIs(t, WriteJSON(&buf, tb), report.ErrNotProtected)
+	assert.ErrorIs(t, WriteCSV(&buf, tb, CSVOptions{}), report.ErrNotProtected)
+	assert.ErrorIs(t, WriteXLSX(&buf, XLSXOptions{}, tb), report.ErrNotProtected)
+	assert.ErrorIs(t, WriteHTML(&buf, Page{Tables: []*report.Table{tb}}), report.ErrNotProtected)
+	assert.Zero(t, buf.Len())
+}
+
+func TestJSON(t *testing.T) {
+	tb := sample(t)
+	var buf bytes.Buffer
+	require.NoError(t, WriteJSON(&buf, tb))
+	assertNoHidden(t, buf.String())
+
+	var doc struct {
+		Tables []TableJSON `json:"tables"`
+	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &doc))
+	require.Len(t, doc.Tables, 1)
+	got := doc.Tables[0]
+	assert.Equal(t, "Minori fuori famiglia", got.Title.IT)
+	assert.Equal(t, "14-17", got.Columns.Categories[4].Code)
+	assert.Equal(t, 3, got.Disclosure.Threshold)
+	assert.Nil(t, got.Cells[0][0])
+	assert.Nil(t, got.Cells[1][1])
+	require.NotNil(t, got.Cells[2][5])
+	assert.Equal(t, 60, *got.Cells[2][5])
+	require.NotNil(t, got.GrandTotal)
+	assert.Equal(t, tb.Value(report.Total, report.Total), *got.GrandTotal)
+
+	// The suppressed list and the nulls agree, entry by entry.
+	listed := map[[2]string]bool{}
+	for _, s := range got.Suppressed {
+		r, c := "*", "*"
+		if s.Row != nil {
+			r = *s.Row
+		}
+		if s.Column != nil {
+			c = *s.Column
+		}
+		listed[[2]string{r, c}] = true
+	}
+	nulls := 0
+	for r, row := range got.Cells {
+		for c, v := range row {
+			if v == nil {
+				nulls++
+				assert.True(t, listed[[2]string{got.Rows.Categories[r].Code, got.Columns.Categories[c].Code}])
+			}
+		}
+	}
+	for r, v := range got.RowTotals {
+		if v == nil {
+			nulls++
+			assert.True(t, listed[[2]string{got.Rows.Categories[r].Code, "*"}])
+		}
+	}
+	for c, v := range got.ColumnTotals {
+		if v == nil {
+			nulls++
+			assert.True(t, listed[[2]string{"*", got.Columns.Categories[c].Code}])
+		}
+	}
+	assert.Equal(t, tb.SuppressedCount(), nulls)
+	assert.Len(t, got.Suppressed, nulls)
+
+	// The published JSON, read back into a View, passes the auditor.
+	v := report.View{Rows: len(got.Cells), Cols: len(got.ColumnTotals)}
+	for r := 0; r <= v.Rows; r++ {
+		var vals []int
+		var known []bool
+		for c := 0; c <= v.Cols; c++ {
+			var p *int
+			switch {
+			case r < v.Rows && c < v.Cols:
+				p = got.Cells[r][c]
+			case r < v.Rows:
+				p = got.RowTotals[r]
+			case c < v.Cols:
+				p = got.ColumnTotals[c]
+			default:
+				p = got.GrandTotal
+			}
+			if p != nil {
+				vals, known = append(vals, *p), append(known, true)
+			} else {
+				vals, known = append(vals, 0), append(known, false)
+			}
+		}
+		v.Values, v.Known = append(v.Values, vals), append(v.Known, known)
+	}
+	ivs, err := report.Audit(v, report.AuditOptions{Lower: 1})
+	require.NoError(t, err)
+	require.Len(t, ivs, tb.SuppressedCount())
+	for _, iv := range ivs {
+		assert.False(t, iv.Disclosed)
+	}
+}
+
+func readCSV(t *testing.T, data []byte, comma rune) [][]string {
+	t.Helper()
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = comma
+	recs, err := r.ReadAll()
+	require.NoError(t, err)
+	return recs
+}
+
+func TestCSV(t *testing.T) {
+	tb := sample(t)
+	cases := []struct {
+		name  string
+		opts  CSVOptions
+		comma rune
+		mark  string
+		bom   bool
+		total string
+	}{
+		{"default", CSVOptions{}, ',', "x", false, "Totale"},
+		{"english", CSVOptions{Lang: "en", Mark: ".."}, ',', "..", false, "Total"},
+		{"italianSpreadsheet", ItalianSpreadsheet, ';', "x", true, "Totale"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			require.NoError(t, WriteCSV(&buf, tb, c.opts))
+			data := buf.Bytes()
+			assertNoHidden(t, string(data))
+			assert.Equal(t, c.bom, bytes.HasPrefix(data, []byte("\uFEFF")))
+			data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+			recs := readCSV(t, data, c.comma)
+			require.Len(t, recs, tb.NumRows()+2)
+			assert.Equal(t, header(tb, c.opts.Lang), recs[0])
+			assert.Equal(t, tb.Rows.Categories[0].Label.In(c.opts.Lang), recs[1][0], "label with quotes survives")
+			assert.Equal(t, c.total, recs[len(recs)-1][0])
+			var grid [][]string
+			for _, rec := range recs[1:] {
+				grid = append(grid, rec[1:])
+			}
+			assert.Equal(t, expected(tb, c.mark), grid)
+		})
+	}
+	assert.Equal(t, "87,5", FormatDecimal(87.5, 1, ItalianSpreadsheet))
+	assert.Equal(t, "87.50", FormatDecimal(87.5, 2, CSVOptions{}))
+}
+
+func TestXLSX(t *testing.T) {
+	tb := sample(t)
+	other := report.NewTable("census", report.Label{IT: "Strutture", EN: "Facilities"}, report.SexDimension(), report.PlacementDimension())
+	other.Set(0, 0, 12)
+	require.NoError(t, other.Protect(report.NoSuppression))
+	var buf bytes.Buffer
+	require.NoError(t, WriteXLSX(&buf, XLSXOptions{}, tb, other))
+
+	f, err := excelize.OpenReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	defer f.Close()
+	assert.Equal(t, []string{"out_of_family", "census"}, f.GetSheetList())
+	title, err := f.GetCellValue("out_of_family", "A1")
+	require.NoError(t, err)
+	assert.Equal(t, "Minori fuori famiglia", title)
+	rows, err := f.GetRows("out_of_family")
+	require.NoError(t, err)
+	var all []string
+	for _, r := range rows {
+		all = append(all, r...)
+	}
+	assertNoHidden(t, strings.Join(all, "\n"))
+	want := expected(tb, DefaultMark)
+	for r, line := range want {
+		for c, v := range line {
+			ref, err := excelize.CoordinatesToCellName(c+2, xlsxHeaderRow+1+r)
+			require.NoError(t, err)
+			got, err := f.GetCellValue("out_of_family", ref)
+			require.NoError(t, err)
+			assert.Equal(t, v, got, "cell %s", ref)
+			typ, err := f.GetCellType("out_of_family", ref)
+			require.NoError(t, err)
+			if v == DefaultMark {
+				assert.NotEqual(t, excelize.CellTypeNumber, typ, "mark at %s is text", ref)
+			} else {
+				assert.Contains(t, []excelize.CellType{excelize.CellTypeNumber, excelize.CellTypeUnset}, typ, "number at %s", ref)
+			}
+		}
+	}
+	label, err := f.GetCellValue("out_of_family", "A4")
+	require.NoError(t, err)
+	assert.Equal(t, `Zona "Nord" <Lunigiana> & Co`, label)
+	n, err := f.GetCellValue("census", "B4")
+	require.NoError(t, err)
+	assert.Equal(t, "12", n)
+}
+
+func TestHTML(t *testing.T) {
+	tb := sample(t)
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, Page{
+		Title:    report.Label{IT: "Rapporto di monitoraggio", EN: "Monitoring report"},
+		Subtitle: report.Label{IT: "Toscana, 31 dicembre 2025"},
+		Tables:   []*report.Table{tb},
+	}))
+	out := buf.String()
+	assertNoHidden(t, out)
+	assert.NotContains(t, out, "<Lunigiana>", "labels are escaped")
+	assert.NotContains(t, out, "http://www.w3.org/1999/xhtml", "no external reference but the SVG namespace")
+	for _, bad := range []string{"<script", "<link", "src=", "@import", "url("} {
+		assert.NotContains(t, out, bad, "self-contained")
+	}
+
+	doc, err := html.Parse(strings.NewReader(out))
+	require.NoError(t, err)
+	var cells [][]string
+	var svgs, svgTitles, svgDescs int
+	lang := ""
+	var walk func(n *html.Node, inSVG bool)
+	walk = func(n *html.Node, inSVG bool) {
+		if n.Type == html.ElementNode {
+			switch {
+			case n.Data == "html":
+				for _, a := range n.Attr {
+					if a.Key == "lang" {
+						lang = a.Val
+					}
+				}
+			case n.Data == "svg":
+				svgs++
+				inSVG = true
+			case inSVG && n.Data == "title" && n.Parent.Data == "svg":
+				svgTitles++
+			case inSVG && n.Data == "desc":
+				svgDescs++
+			case n.Data == "tr" && !inSVG:
+				var line []string
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					if c.Type == html.ElementNode && c.Data == "td" {
+						line = append(line, text(c))
+					}
+				}
+				if line != nil {
+					cells = append(cells, line)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, inSVG)
+		}
+	}
+	walk(doc, false)
+	assert.Equal(t, "it", lang)
+	assert.Equal(t, 2, svgs)
+	assert.Equal(t, 2, svgTitles)
+	assert.Equal(t, 2, svgDescs)
+	want := expected(tb, DefaultMark)
+	for r := range want {
+		for c := range want[r] {
+			if want[r][c] != DefaultMark {
+				n, _ := strconv.Atoi(want[r][c])
+				want[r][c] = formatInt(n, "it")
+			}
+		}
+	}
+	assert.Equal(t, want, cells)
+
+	// Each inline SVG is well-formed XML on its own.
+	for rest := out; ; {
+		i := strings.Index(rest, "<svg")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(rest[i:], "</svg>")
+		require.Positive(t, j)
+		frag := rest[i : i+j+len("</svg>")]
+		dec := xml.NewDecoder(strings.NewReader(frag))
+		for {
+			_, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err, "svg fragment:\n%s", frag)
+		}
+		assert.Contains(t, frag, "<rect")
+		rest = rest[i+j:]
+	}
+}
+
+func text(n *html.Node) string {
+	var b strings.Builder
+	var f func(*html.Node)
+	f = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			f(c)
+		}
+	}
+	f(n)
+	return b.String()
+}
+
+func TestFormatInt(t *testing.T) {
+	assert.Equal(t, "0", formatInt(0, "it"))
+	assert.Equal(t, "999", formatInt(999, "it"))
+	assert.Equal(t, "1.000", formatInt(1000, "it"))
+	assert.Equal(t, "1,234,567", formatInt(1234567, "en"))
+	assert.Equal(t, "-12.345", formatInt(-12345, "it"))
+}
