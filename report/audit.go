@@ -5,10 +5,31 @@ import "fmt"
 // View is what a reader of a published table knows. Values and Known are
 // (Rows+1)×(Cols+1) grids whose last row and column are the totals; a value
 // where Known is false is hidden and ignored.
+//
+// RowKeys, ColKeys and TotalKey name the margins for linked tables (see
+// ProtectLinked): margins with the same non-empty key in several views of
+// AuditLinked are one quantity, known if any view publishes it. Table.View
+// sets them to dimension=category codes and "total".
 type View struct {
 	Rows, Cols int
 	Values     [][]int
 	Known      [][]bool
+	RowKeys    []string // len Rows, or nil
+	ColKeys    []string // len Cols, or nil
+	TotalKey   string
+}
+
+// key returns the shared key of grid entry (i, j), or "".
+func (v View) key(i, j int) string {
+	switch {
+	case i == v.Rows && j == v.Cols:
+		return v.TotalKey
+	case j == v.Cols && v.RowKeys != nil:
+		return v.RowKeys[i]
+	case i == v.Rows && v.ColKeys != nil:
+		return v.ColKeys[j]
+	}
+	return ""
 }
 
 // AuditOptions is what the auditor assumes about the attacker.
@@ -44,90 +65,143 @@ type Interval struct {
 // Audit returns ErrInconsistent when the published values cannot come from
 // any table, and is safe for concurrent use.
 func Audit(v View, o AuditOptions) ([]Interval, error) {
+	v.RowKeys, v.ColKeys, v.TotalKey = nil, nil, ""
+	out, err := AuditLinked([]View{v}, o)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// AuditLinked audits tables published together, whose margins with equal
+// keys are one quantity (see View): it solves one linear system over all
+// of them, since an attacker combines them. It returns one list of
+// intervals per view, in row-major order of the hidden entries.
+func AuditLinked(views []View, o AuditOptions) ([][]Interval, error) {
 	if o.Margin < 1 {
 		o.Margin = 1
 	}
-	p, pos, err := buildLinear(v, o)
-	if err != nil || len(pos) == 0 {
+	p, pos, err := buildLinear(views, o)
+	if err != nil {
 		return nil, err
+	}
+	out := make([][]Interval, len(views))
+	if p.nv == 0 {
+		return out, nil
 	}
 	bs, err := p.ranges()
 	if err != nil {
 		return nil, err
 	}
-	m, n := v.Rows, v.Cols
-	out := make([]Interval, len(pos))
-	for k, b := range bs {
+	for _, e := range pos {
+		b, v := bs[e.x], views[e.view]
 		iv := Interval{
-			Row: gridToIndex(pos[k][0], m), Col: gridToIndex(pos[k][1], n),
+			Row: gridToIndex(e.i, v.Rows), Col: gridToIndex(e.j, v.Cols),
 			Min: int(b.lo) + o.Lower, Max: int(b.hi) + o.Lower, Unbounded: b.unbounded,
 		}
 		if b.unbounded {
 			iv.Max = 0
 		}
 		iv.Disclosed = !b.unbounded && iv.Max-iv.Min < o.Margin
-		out[k] = iv
+		out[e.view] = append(out[e.view], iv)
 	}
 	return out, nil
 }
 
-// buildLinear turns a view into the linear system over its hidden entries
-// (in row-major order, positions in pos).
-func buildLinear(v View, o AuditOptions) (linear, [][2]int, error) {
-	m, n := v.Rows, v.Cols
-	// Variables: the hidden entries, shifted by Lower so that y ≥ 0.
-	id := make([][]int, m+1)
-	var pos [][2]int
-	for i := 0; i <= m; i++ {
-		id[i] = make([]int, n+1)
-		for j := 0; j <= n; j++ {
-			id[i][j] = -1
-			if !v.Known[i][j] {
-				id[i][j] = len(pos)
-				pos = append(pos, [2]int{i, j})
+// hiddenEntry is a hidden grid entry of a view and its variable.
+type hiddenEntry struct{ view, i, j, x int }
+
+// buildLinear turns views into one linear system over their hidden entries
+// (shared margins being one variable, or a constant when some view
+// publishes them).
+func buildLinear(views []View, o AuditOptions) (linear, []hiddenEntry, error) {
+	known := map[string]int{}
+	for _, v := range views {
+		for i := 0; i <= v.Rows; i++ {
+			for j := 0; j <= v.Cols; j++ {
+				k := v.key(i, j)
+				if k == "" || !v.Known[i][j] {
+					continue
+				}
+				if old, ok := known[k]; ok && old != v.Values[i][j] {
+					return linear{}, nil, fmt.Errorf("margin %s published as %d and %d: %w", k, old, v.Values[i][j], ErrInconsistent)
+				}
+				known[k] = v.Values[i][j]
 			}
 		}
 	}
-	if len(pos) == 0 {
-		return linear{}, nil, nil
+	// term of entry (i, j) of view t: a variable (x ≥ 0) or a constant.
+	type term struct {
+		x     int // -1 for a constant
+		value int
 	}
-	p := linear{nv: len(pos)}
-	addLine := func(cells [][2]int) error {
-		row := make([]int64, p.nv)
-		var rhs int64
-		vars := false
-		for k, c := range cells {
-			coef := int64(1)
-			if k == len(cells)-1 { // the total
-				coef = -1
-			}
-			if x := id[c[0]][c[1]]; x >= 0 {
-				row[x] += coef
-				rhs -= coef * int64(o.Lower)
-				vars = true
-			} else {
-				rhs -= coef * int64(v.Values[c[0]][c[1]])
+	shared := map[string]int{}
+	var pos []hiddenEntry
+	terms := make([][][]term, len(views))
+	nv := 0
+	for t, v := range views {
+		terms[t] = make([][]term, v.Rows+1)
+		for i := 0; i <= v.Rows; i++ {
+			terms[t][i] = make([]term, v.Cols+1)
+			for j := 0; j <= v.Cols; j++ {
+				k := v.key(i, j)
+				switch val, ok := known[k]; {
+				case v.Known[i][j]:
+					terms[t][i][j] = term{x: -1, value: v.Values[i][j]}
+					continue
+				case k != "" && ok:
+					terms[t][i][j] = term{x: -1, value: val}
+					continue
+				}
+				x, ok := shared[k]
+				if k == "" || !ok {
+					x = nv
+					nv++
+					if k != "" {
+						shared[k] = x
+					}
+				}
+				terms[t][i][j] = term{x: x}
+				pos = append(pos, hiddenEntry{view: t, i: i, j: j, x: x})
 			}
 		}
-		if !vars {
-			if rhs != 0 {
-				return fmt.Errorf("line through (%d,%d) does not add up: %w", cells[0][0], cells[0][1], ErrInconsistent)
-			}
-			return nil
-		}
-		if rhs < 0 {
-			for j := range row {
-				row[j] = -row[j]
-			}
-			rhs = -rhs
-		}
-		p.a = append(p.a, row)
-		p.b = append(p.b, rhs)
-		return nil
 	}
-	for _, ln := range gridLines(m, n) {
-		if err := addLine(ln); err != nil {
-			return linear{}, nil, err
+	if nv == 0 {
+		return linear{}, pos, nil
+	}
+	p := linear{nv: nv}
+	for t, v := range views {
+		for _, ln := range gridLines(v.Rows, v.Cols) {
+			row := make([]int64, nv)
+			var rhs int64
+			vars := false
+			for k, c := range ln {
+				coef := int64(1)
+				if k == len(ln)-1 { // the total
+					coef = -1
+				}
+				if tm := terms[t][c[0]][c[1]]; tm.x >= 0 {
+					row[tm.x] += coef
+					rhs -= coef * int64(o.Lower)
+					vars = true
+				} else {
+					rhs -= coef * int64(tm.value)
+				}
+			}
+			if !vars {
+				if rhs != 0 {
+					return linear{}, nil, fmt.Errorf("line through (%d,%d) does not add up: %w", ln[0][0], ln[0][1], ErrInconsistent)
+				}
+				continue
+			}
+			if rhs < 0 {
+				for j := range row {
+					row[j] = -row[j]
+				}
+				rhs = -rhs
+			}
+			p.a = append(p.a, row)
+			p.b = append(p.b, rhs)
 		}
 	}
 	return p, pos, nil

@@ -436,7 +436,7 @@ func TestRangesBigAgrees(t *testing.T) {
 				}
 			}
 		}
-		p, _, err := buildLinear(viewOf(g, hidden), AuditOptions{Lower: 1})
+		p, _, err := buildLinear([]View{viewOf(g, hidden)}, AuditOptions{Lower: 1})
 		require.NoError(t, err)
 		small, err := p.ranges()
 		require.NoError(t, err)

@@ -205,7 +205,13 @@ func (t *Table) SuppressedCount() int {
 // values and which entries are hidden. It is the auditor's input.
 func (t *Table) View() View {
 	m, n := t.NumRows(), t.NumCols()
-	v := View{Rows: m, Cols: n, Values: make([][]int, m+1), Known: make([][]bool, m+1)}
+	v := View{Rows: m, Cols: n, Values: make([][]int, m+1), Known: make([][]bool, m+1), TotalKey: "total"}
+	for _, c := range t.Rows.Categories {
+		v.RowKeys = append(v.RowKeys, t.Rows.Code+"="+c.Code)
+	}
+	for _, c := range t.Cols.Categories {
+		v.ColKeys = append(v.ColKeys, t.Cols.Code+"="+c.Code)
+	}
 	for i := 0; i <= m; i++ {
 		v.Values[i] = make([]int, n+1)
 		v.Known[i] = make([]bool, n+1)
