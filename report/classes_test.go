@@ -105,3 +105,12 @@ func TestCheckKAnonymity(t *testing.T) {
 		assert.Equal(t, 1, ke.Combinations)
 	})
 }
+
+func TestGeneralise(t *testing.T) {
+	ref := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+	q, err := Generalise("Z07", "F", 2011, 3, ref, 8, true)
+	require.NoError(t, err)
+	assert.Equal(t, QuasiIdentifiers{Zone: "Z07", Sex: "F", AgeClass: Age14to17, Citizenship: UnaccompaniedForeign}, q)
+	_, err = Generalise("Z07", "M", 2000, 1, ref, 380, false)
+	assert.ErrorIs(t, err, ErrAgeOutOfRange)
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // QuasiIdentifiers are the attributes of a research microdata record that,
@@ -14,6 +15,19 @@ type QuasiIdentifiers struct {
 	Sex         string // M, F, X
 	AgeClass    AgeClass
 	Citizenship CitizenshipGroup
+}
+
+// Generalise returns the quasi-identifiers of a record from the coarse
+// attributes the system keeps: the age at ref becomes its class, the
+// citizenship (ISO 3166-1 numeric, 0 when unknown) and the unaccompanied
+// flag become the group. It returns ErrAgeOutOfRange for an age outside
+// 0-21.
+func Generalise(zone, sex string, birthYear, birthMonth int, ref time.Time, citizenship int, unaccompanied bool) (QuasiIdentifiers, error) {
+	ac, err := AgeClassOf(AgeAt(birthYear, birthMonth, ref))
+	if err != nil {
+		return QuasiIdentifiers{}, err
+	}
+	return QuasiIdentifiers{Zone: zone, Sex: sex, AgeClass: ac, Citizenship: CitizenshipGroupOf(citizenship, unaccompanied)}, nil
 }
 
 // DefaultK is the least number of records every combination of

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"unicode"
 
 	"github.com/toscana/sirm/report"
 )
@@ -91,17 +92,29 @@ func sectionOf(t *report.Table, k int, p Page) sectionView {
 		v, ok := t.Published(report.Total, c)
 		colBars = append(colBars, bar{label: cat.Label.In(p.Lang), v: v, ok: ok})
 	}
+	what := t.Unit.In(p.Lang)
+	if what == "" {
+		what = map[string]string{"it": "Totali", "en": "Totals"}[p.Lang]
+	}
 	by := map[string]string{"it": "%s per %s", "en": "%s by %s"}[p.Lang]
 	s.Charts = append(s.Charts,
-		barChart(s.ID+"-rows", fmt.Sprintf(by, t.Unit.In(p.Lang), lower(t.Rows.Label.In(p.Lang))), rowBars, p),
-		barChart(s.ID+"-cols", fmt.Sprintf(by, t.Unit.In(p.Lang), lower(t.Cols.Label.In(p.Lang))), colBars, p))
+		barChart(s.ID+"-rows", upper(fmt.Sprintf(by, what, lower(t.Rows.Label.In(p.Lang)))), rowBars, p),
+		barChart(s.ID+"-cols", upper(fmt.Sprintf(by, what, lower(t.Cols.Label.In(p.Lang)))), colBars, p))
 	return s
 }
 
 func lower(s string) string {
 	r := []rune(s)
-	if len(r) > 0 && r[0] >= 'A' && r[0] <= 'Z' {
-		r[0] += 'a' - 'A'
+	if len(r) > 0 {
+		r[0] = unicode.ToLower(r[0])
+	}
+	return string(r)
+}
+
+func upper(s string) string {
+	r := []rune(s)
+	if len(r) > 0 {
+		r[0] = unicode.ToUpper(r[0])
 	}
 	return string(r)
 }

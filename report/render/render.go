@@ -19,8 +19,8 @@ const DefaultMark = "x"
 // legend explains the mark under a table.
 func legend(mark string, t *report.Table) report.Label {
 	return report.Label{
-		IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (valori da 1 a %d e valori che permetterebbero di ricavarli)", mark, t.Policy().Threshold-1),
-		EN: fmt.Sprintf("%s: value suppressed for statistical confidentiality (values from 1 to %d and values that would give them back)", mark, t.Policy().Threshold-1),
+		IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (valori maggiori di 0 e minori di %d, e valori che permetterebbero di ricavarli)", mark, t.Policy().Threshold),
+		EN: fmt.Sprintf("%s: value suppressed for statistical confidentiality (values above 0 and below %d, and values that would give them back)", mark, t.Policy().Threshold),
 	}
 }
 
