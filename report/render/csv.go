@@ -3,7 +3,6 @@ package render
 import (
 	"encoding/csv"
 	"io"
-	"strconv"
 
 	"github.com/toscana/sirm/report"
 )
@@ -27,14 +26,15 @@ type CSVOptions struct {
 // Italian: ';', decimal comma, BOM, Italian labels.
 var ItalianSpreadsheet = CSVOptions{Semicolon: true, BOM: true, Lang: "it"}
 
-// WriteCSV writes one table as CSV (RFC 4180 quoting, UTF-8): a header line
+// WriteCSV writes one grid as CSV (RFC 4180 quoting, UTF-8): a header line
 // with the row dimension's label, the column categories and "Totale"; one
 // line per row category with its row total; a last line of column totals
-// and the grand total. Suppressed entries are the mark. No title or notes:
+// and the grand total. Suppressed entries are the mark, ratios with a zero
+// denominator a dash; numbers are not grouped by thousands. No title or notes:
 // the file stays a plain grid for programs; the legend is in the JSON,
 // XLSX and HTML forms.
-func WriteCSV(w io.Writer, t *report.Table, o CSVOptions) error {
-	if err := check([]*report.Table{t}); err != nil {
+func WriteCSV(w io.Writer, g report.Grid, o CSVOptions) error {
+	if err := check([]report.Grid{g}); err != nil {
 		return err
 	}
 	if o.Mark == "" {
@@ -46,17 +46,18 @@ func WriteCSV(w io.Writer, t *report.Table, o CSVOptions) error {
 		}
 	}
 	cw := csv.NewWriter(w)
+	dec := "."
 	if o.Semicolon {
-		cw.Comma = ';'
+		cw.Comma, dec = ';', ","
 	}
-	if err := cw.Write(header(t, o.Lang)); err != nil {
+	if err := cw.Write(header(g.Header(), o.Lang)); err != nil {
 		return err
 	}
-	for _, pr := range rowsOf(t, o.Lang) {
+	for _, pr := range rowsOf(g, o.Lang) {
 		rec := []string{pr.label}
 		for _, c := range pr.values {
 			if c.ok {
-				rec = append(rec, strconv.Itoa(c.v))
+				rec = append(rec, formatNumber(c.n, "", dec))
 			} else {
 				rec = append(rec, o.Mark)
 			}
@@ -67,20 +68,4 @@ func WriteCSV(w io.Writer, t *report.Table, o CSVOptions) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// FormatDecimal formats x with prec decimals, with a decimal comma when the
-// options ask for ';' — for rates written into CSV.
-func FormatDecimal(x float64, prec int, o CSVOptions) string {
-	s := strconv.FormatFloat(x, 'f', prec, 64)
-	if o.Semicolon {
-		b := []byte(s)
-		for i, c := range b {
-			if c == '.' {
-				b[i] = ','
-			}
-		}
-		s = string(b)
-	}
-	return s
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"strconv"
 	"unicode"
 
 	"github.com/toscana/sirm/report"
@@ -17,7 +16,7 @@ type Page struct {
 	Subtitle report.Label // e.g. the reference date and the area
 	Lang     string       // "it" (default) or "en"
 	Mark     string       // replaces a suppressed value; empty means DefaultMark
-	Tables   []*report.Table
+	Tables   []report.Grid
 }
 
 // WriteHTML writes a self-contained page (inline CSS, inline SVG, no script,
@@ -64,16 +63,18 @@ type cellView struct {
 	Suppressed bool
 }
 
-func sectionOf(t *report.Table, k int, p Page) sectionView {
+func sectionOf(g report.Grid, k int, p Page) sectionView {
+	t := g.Header()
+	group, dec := separators(p.Lang)
 	s := sectionView{
 		ID: fmt.Sprintf("t%d", k), Title: t.Title.In(p.Lang), Unit: t.Unit.In(p.Lang),
 		Header: header(t, p.Lang), Legend: legend(p.Mark, t).In(p.Lang),
 	}
-	for _, pr := range rowsOf(t, p.Lang) {
+	for _, pr := range rowsOf(g, p.Lang) {
 		rv := rowView{Label: pr.label, Total: pr.total}
 		for _, c := range pr.values {
 			if c.ok {
-				rv.Cells = append(rv.Cells, cellView{Text: formatInt(c.v, p.Lang)})
+				rv.Cells = append(rv.Cells, cellView{Text: formatNumber(c.n, group, dec)})
 			} else {
 				rv.Cells = append(rv.Cells, cellView{Text: p.Mark, Suppressed: true})
 			}
@@ -85,12 +86,12 @@ func sectionOf(t *report.Table, k int, p Page) sectionView {
 	}
 	var rowBars, colBars []bar
 	for r, c := range t.Rows.Categories {
-		v, ok := t.Published(r, report.Total)
-		rowBars = append(rowBars, bar{label: c.Label.In(p.Lang), v: v, ok: ok})
+		v, ok := g.Entry(r, report.Total)
+		rowBars = append(rowBars, bar{label: c.Label.In(p.Lang), n: v, ok: ok})
 	}
 	for c, cat := range t.Cols.Categories {
-		v, ok := t.Published(report.Total, c)
-		colBars = append(colBars, bar{label: cat.Label.In(p.Lang), v: v, ok: ok})
+		v, ok := g.Entry(report.Total, c)
+		colBars = append(colBars, bar{label: cat.Label.In(p.Lang), n: v, ok: ok})
 	}
 	what := t.Unit.In(p.Lang)
 	if what == "" {
@@ -117,24 +118,6 @@ func upper(s string) string {
 		r[0] = unicode.ToUpper(r[0])
 	}
 	return string(r)
-}
-
-// formatInt groups thousands as the language does: 1.234 in Italian,
-// 1,234 in English.
-func formatInt(v int, lang string) string {
-	s := strconv.Itoa(v)
-	sep := "."
-	if lang == "en" {
-		sep = ","
-	}
-	neg := ""
-	if v < 0 {
-		neg, s = "-", s[1:]
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + sep + s[i:]
-	}
-	return neg + s
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>

@@ -41,20 +41,21 @@ type DisclosureJSON struct {
 	Note      LabelJSON `json:"note"`
 }
 
-// TableJSON is the JSON shape of a protected table. Cells is row-major,
-// rows × columns, in the order of the dimensions' categories; a suppressed
-// value is null wherever it appears (cells, totals) and is listed in
-// Suppressed as well, so a client can use either.
+// TableJSON is the JSON shape of a protected table of counts or ratios.
+// Cells is row-major, rows × columns, in the order of the dimensions'
+// categories. A suppressed value is null wherever it appears (cells,
+// totals) and is listed in Suppressed as well, so a client can use either;
+// a null not listed there is a ratio with a zero denominator.
 type TableJSON struct {
 	ID           string           `json:"id"`
 	Title        LabelJSON        `json:"title"`
 	Unit         LabelJSON        `json:"unit"`
 	Rows         DimensionJSON    `json:"rows"`
 	Columns      DimensionJSON    `json:"columns"`
-	Cells        [][]*int         `json:"cells"`
-	RowTotals    []*int           `json:"row_totals"`
-	ColumnTotals []*int           `json:"column_totals"`
-	GrandTotal   *int             `json:"grand_total"`
+	Cells        [][]*float64     `json:"cells"`
+	RowTotals    []*float64       `json:"row_totals"`
+	ColumnTotals []*float64       `json:"column_totals"`
+	GrandTotal   *float64         `json:"grand_total"`
 	Suppressed   []SuppressedJSON `json:"suppressed"`
 	Disclosure   DisclosureJSON   `json:"disclosure_control"`
 	Notes        []LabelJSON      `json:"notes"`
@@ -70,24 +71,25 @@ func dimensionJSON(d report.Dimension) DimensionJSON {
 	return out
 }
 
-// ToJSON converts a protected table to its JSON shape, for an api handler
+// ToJSON converts a protected grid to its JSON shape, for an api handler
 // that embeds it in a larger response. It returns report.ErrNotProtected
-// for an unprotected table.
-func ToJSON(t *report.Table) (TableJSON, error) {
-	if err := check([]*report.Table{t}); err != nil {
+// for an unprotected grid.
+func ToJSON(g report.Grid) (TableJSON, error) {
+	if err := check([]report.Grid{g}); err != nil {
 		return TableJSON{}, err
 	}
-	m, n := t.NumRows(), t.NumCols()
+	h := g.Header()
+	m, n := len(h.Rows.Categories), len(h.Cols.Categories)
 	out := TableJSON{
-		ID: t.ID, Title: labelJSON(t.Title), Unit: labelJSON(t.Unit),
-		Rows: dimensionJSON(t.Rows), Columns: dimensionJSON(t.Cols),
-		Cells:        make([][]*int, m),
-		RowTotals:    make([]*int, m),
-		ColumnTotals: make([]*int, n),
+		ID: h.ID, Title: labelJSON(h.Title), Unit: labelJSON(h.Unit),
+		Rows: dimensionJSON(h.Rows), Columns: dimensionJSON(h.Cols),
+		Cells:        make([][]*float64, m),
+		RowTotals:    make([]*float64, m),
+		ColumnTotals: make([]*float64, n),
 		Suppressed:   []SuppressedJSON{},
 		Disclosure: DisclosureJSON{
-			Threshold: t.Policy().Threshold, Margin: t.Policy().Margin,
-			Note: labelJSON(legend("null", t)),
+			Threshold: h.Policy.Threshold, Margin: h.Policy.Margin,
+			Note: labelJSON(legend("null", h)),
 		},
 		Notes: []LabelJSON{},
 	}
@@ -97,16 +99,19 @@ func ToJSON(t *report.Table) (TableJSON, error) {
 		}
 		return &d.Categories[i].Code
 	}
-	get := func(r, c int) *int {
-		v, ok := t.Published(r, c)
+	get := func(r, c int) *float64 {
+		v, ok := g.Entry(r, c)
 		if !ok {
-			out.Suppressed = append(out.Suppressed, SuppressedJSON{Row: code(t.Rows, r), Column: code(t.Cols, c)})
+			out.Suppressed = append(out.Suppressed, SuppressedJSON{Row: code(h.Rows, r), Column: code(h.Cols, c)})
 			return nil
 		}
-		return &v
+		if v.Undefined {
+			return nil
+		}
+		return &v.Value
 	}
 	for r := range m {
-		out.Cells[r] = make([]*int, n)
+		out.Cells[r] = make([]*float64, n)
 		for c := range n {
 			out.Cells[r][c] = get(r, c)
 		}
@@ -116,19 +121,19 @@ func ToJSON(t *report.Table) (TableJSON, error) {
 		out.ColumnTotals[c] = get(report.Total, c)
 	}
 	out.GrandTotal = get(report.Total, report.Total)
-	for _, l := range t.Notes {
+	for _, l := range h.Notes {
 		out.Notes = append(out.Notes, labelJSON(l))
 	}
 	return out, nil
 }
 
-// WriteJSON writes the tables as a JSON object {"tables": [...]}.
-func WriteJSON(w io.Writer, tables ...*report.Table) error {
+// WriteJSON writes the grids as a JSON object {"tables": [...]}.
+func WriteJSON(w io.Writer, grids ...report.Grid) error {
 	doc := struct {
 		Tables []TableJSON `json:"tables"`
-	}{Tables: make([]TableJSON, 0, len(tables))}
-	for _, t := range tables {
-		tj, err := ToJSON(t)
+	}{Tables: make([]TableJSON, 0, len(grids))}
+	for _, g := range grids {
+		tj, err := ToJSON(g)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,8 @@ package render
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/toscana/sirm/report"
 )
@@ -17,17 +19,17 @@ import (
 const DefaultMark = "x"
 
 // legend explains the mark under a table.
-func legend(mark string, t *report.Table) report.Label {
+func legend(mark string, h report.Header) report.Label {
 	return report.Label{
-		IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (valori maggiori di 0 e minori di %d, e valori che permetterebbero di ricavarli)", mark, t.Policy().Threshold),
-		EN: fmt.Sprintf("%s: value suppressed for statistical confidentiality (values above 0 and below %d, and values that would give them back)", mark, t.Policy().Threshold),
+		IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (valori maggiori di 0 e minori di %d, e valori che permetterebbero di ricavarli)", mark, h.Policy.Threshold),
+		EN: fmt.Sprintf("%s: value suppressed for statistical confidentiality (values above 0 and below %d, and values that would give them back)", mark, h.Policy.Threshold),
 	}
 }
 
-func check(tables []*report.Table) error {
-	for _, t := range tables {
-		if !t.Protected() {
-			return fmt.Errorf("table %s: %w", t.ID, report.ErrNotProtected)
+func check(grids []report.Grid) error {
+	for _, g := range grids {
+		if !g.Protected() {
+			return fmt.Errorf("table %s: %w", g.Header().ID, report.ErrNotProtected)
 		}
 	}
 	return nil
@@ -36,9 +38,11 @@ func check(tables []*report.Table) error {
 // totalLabel is the label of the totals row and column.
 var totalLabel = report.Label{IT: "Totale", EN: "Total"}
 
-// entries returns, for a table, the rows of its grid in print order: each
-// row's label and its published entries, totals last, with the totals row
-// at the end.
+// undefinedMark is printed for a ratio with a zero denominator.
+const undefinedMark = "-"
+
+// printRow is one line of a grid in print order: its label and its entries,
+// the row total last.
 type printRow struct {
 	label  string
 	values []cell
@@ -46,23 +50,25 @@ type printRow struct {
 }
 
 type cell struct {
-	v  int
-	ok bool
+	n  report.Number
+	ok bool // false: suppressed
 }
 
-func rowsOf(t *report.Table, lang string) []printRow {
-	out := make([]printRow, 0, t.NumRows()+1)
+// rowsOf returns the lines of a grid, the totals line last.
+func rowsOf(g report.Grid, lang string) []printRow {
+	h := g.Header()
+	out := make([]printRow, 0, len(h.Rows.Categories)+1)
 	line := func(r int, label string) printRow {
 		pr := printRow{label: label, total: r == report.Total}
-		for c := 0; c < t.NumCols(); c++ {
-			v, ok := t.Published(r, c)
-			pr.values = append(pr.values, cell{v, ok})
+		for c := range h.Cols.Categories {
+			n, ok := g.Entry(r, c)
+			pr.values = append(pr.values, cell{n, ok})
 		}
-		v, ok := t.Published(r, report.Total)
-		pr.values = append(pr.values, cell{v, ok})
+		n, ok := g.Entry(r, report.Total)
+		pr.values = append(pr.values, cell{n, ok})
 		return pr
 	}
-	for r, cat := range t.Rows.Categories {
+	for r, cat := range h.Rows.Categories {
 		out = append(out, line(r, cat.Label.In(lang)))
 	}
 	return append(out, line(report.Total, totalLabel.In(lang)))
@@ -70,10 +76,43 @@ func rowsOf(t *report.Table, lang string) []printRow {
 
 // header returns the column headings: the row dimension's label, the column
 // categories and the total.
-func header(t *report.Table, lang string) []string {
-	h := []string{t.Rows.Label.In(lang)}
-	for _, c := range t.Cols.Categories {
-		h = append(h, c.Label.In(lang))
+func header(h report.Header, lang string) []string {
+	out := []string{h.Rows.Label.In(lang)}
+	for _, c := range h.Cols.Categories {
+		out = append(out, c.Label.In(lang))
 	}
-	return append(h, totalLabel.In(lang))
+	return append(out, totalLabel.In(lang))
+}
+
+// formatNumber prints a published number: digits grouped by thousands
+// when group is not empty, the decimal separator dec.
+func formatNumber(n report.Number, group, dec string) string {
+	if n.Undefined {
+		return undefinedMark
+	}
+	s := strconv.FormatFloat(n.Value, 'f', n.Decimals, 64)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	if group != "" {
+		for i := len(intPart) - 3; i > 0; i -= 3 {
+			intPart = intPart[:i] + group + intPart[i:]
+		}
+	}
+	s = intPart
+	if hasFrac {
+		s += dec + frac
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// separators returns the thousands and decimal separators of a language.
+func separators(lang string) (group, dec string) {
+	if lang == "en" {
+		return ",", "."
+	}
+	return ".", ","
 }

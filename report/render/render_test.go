@@ -87,7 +87,7 @@ func TestUnprotectedRefused(t *testing.T) {
 	assert.ErrorIs(t, WriteJSON(&buf, tb), report.ErrNotProtected)
 	assert.ErrorIs(t, WriteCSV(&buf, tb, CSVOptions{}), report.ErrNotProtected)
 	assert.ErrorIs(t, WriteXLSX(&buf, XLSXOptions{}, tb), report.ErrNotProtected)
-	assert.ErrorIs(t, WriteHTML(&buf, Page{Tables: []*report.Table{tb}}), report.ErrNotProtected)
+	assert.ErrorIs(t, WriteHTML(&buf, Page{Tables: []report.Grid{tb}}), report.ErrNotProtected)
 	assert.Zero(t, buf.Len())
 }
 
@@ -109,9 +109,9 @@ func TestJSON(t *testing.T) {
 	assert.Nil(t, got.Cells[0][0])
 	assert.Nil(t, got.Cells[1][1])
 	require.NotNil(t, got.Cells[2][5])
-	assert.Equal(t, 60, *got.Cells[2][5])
+	assert.Equal(t, 60.0, *got.Cells[2][5])
 	require.NotNil(t, got.GrandTotal)
-	assert.Equal(t, tb.Value(report.Total, report.Total), *got.GrandTotal)
+	assert.Equal(t, float64(tb.Value(report.Total, report.Total)), *got.GrandTotal)
 
 	// The suppressed list and the nulls agree, entry by entry.
 	listed := map[[2]string]bool{}
@@ -155,7 +155,7 @@ func TestJSON(t *testing.T) {
 		var vals []int
 		var known []bool
 		for c := 0; c <= v.Cols; c++ {
-			var p *int
+			var p *float64
 			switch {
 			case r < v.Rows && c < v.Cols:
 				p = got.Cells[r][c]
@@ -167,7 +167,7 @@ func TestJSON(t *testing.T) {
 				p = got.GrandTotal
 			}
 			if p != nil {
-				vals, known = append(vals, *p), append(known, true)
+				vals, known = append(vals, int(*p)), append(known, true)
 			} else {
 				vals, known = append(vals, 0), append(known, false)
 			}
@@ -215,7 +215,7 @@ func TestCSV(t *testing.T) {
 			data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 			recs := readCSV(t, data, c.comma)
 			require.Len(t, recs, tb.NumRows()+2)
-			assert.Equal(t, header(tb, c.opts.Lang), recs[0])
+			assert.Equal(t, header(tb.Header(), c.opts.Lang), recs[0])
 			assert.Equal(t, tb.Rows.Categories[0].Label.In(c.opts.Lang), recs[1][0], "label with quotes survives")
 			assert.Equal(t, c.total, recs[len(recs)-1][0])
 			var grid [][]string
@@ -225,8 +225,6 @@ func TestCSV(t *testing.T) {
 			assert.Equal(t, expected(tb, c.mark), grid)
 		})
 	}
-	assert.Equal(t, "87,5", FormatDecimal(87.5, 1, ItalianSpreadsheet))
-	assert.Equal(t, "87.50", FormatDecimal(87.5, 2, CSVOptions{}))
 }
 
 func TestXLSX(t *testing.T) {
@@ -282,7 +280,7 @@ func TestHTML(t *testing.T) {
 	require.NoError(t, WriteHTML(&buf, Page{
 		Title:    report.Label{IT: "Rapporto di monitoraggio", EN: "Monitoring report"},
 		Subtitle: report.Label{IT: "Toscana, 31 dicembre 2025"},
-		Tables:   []*report.Table{tb},
+		Tables:   []report.Grid{tb},
 	}))
 	out := buf.String()
 	assertNoHidden(t, out)
@@ -340,7 +338,7 @@ func TestHTML(t *testing.T) {
 		for c := range want[r] {
 			if want[r][c] != DefaultMark {
 				n, _ := strconv.Atoi(want[r][c])
-				want[r][c] = formatInt(n, "it")
+				want[r][c] = formatNumber(report.Number{Value: float64(n)}, ".", ",")
 			}
 		}
 	}
@@ -383,10 +381,115 @@ func text(n *html.Node) string {
 	return b.String()
 }
 
-func TestFormatInt(t *testing.T) {
-	assert.Equal(t, "0", formatInt(0, "it"))
-	assert.Equal(t, "999", formatInt(999, "it"))
-	assert.Equal(t, "1.000", formatInt(1000, "it"))
-	assert.Equal(t, "1,234,567", formatInt(1234567, "en"))
-	assert.Equal(t, "-12.345", formatInt(-12345, "it"))
+func TestFormatNumber(t *testing.T) {
+	cases := []struct {
+		n          report.Number
+		group, dec string
+		want       string
+	}{
+		{report.Number{}, ".", ",", "0"},
+		{report.Number{Value: 999}, ".", ",", "999"},
+		{report.Number{Value: 1000}, ".", ",", "1.000"},
+		{report.Number{Value: 1234567}, ",", ".", "1,234,567"},
+		{report.Number{Value: -12345}, ".", ",", "-12.345"},
+		{report.Number{Value: 1234.5678, Decimals: 1}, ".", ",", "1.234,6"},
+		{report.Number{Value: 87.5, Decimals: 2}, "", ".", "87.50"},
+		{report.Number{Undefined: true}, ".", ",", "-"},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, formatNumber(c.n, c.group, c.dec))
+	}
 }
+
+// census builds the facility census of two zones × two typologies:
+// authorised places (not about persons: published in full), occupied
+// places (minors: protected) and the occupancy rate.
+func census(t *testing.T) (*report.Table, *report.Table, *report.Ratio) {
+	t.Helper()
+	zones := report.Dimension{Code: "zone", Label: report.Label{IT: "Zona"}, Categories: []report.Category{
+		{Code: "Z1", Label: report.Label{IT: "Pisana"}}, {Code: "Z2", Label: report.Label{IT: "Livornese"}},
+	}}
+	typ := report.Dimension{Code: "typology", Label: report.Label{IT: "Tipologia"}, Categories: []report.Category{
+		{Code: "CE", Label: report.Label{IT: "Comunità educativa"}}, {Code: "CF", Label: report.Label{IT: "Comunità familiare"}}, {Code: "PA", Label: report.Label{IT: "Pronta accoglienza"}},
+	}}
+	places := report.NewTable("places", report.Label{IT: "Posti autorizzati"}, zones, typ)
+	occupied := report.NewTable("occupied", report.Label{IT: "Posti occupati"}, zones, typ)
+	for r, row := range [][]int{{40, 12, 0}, {30, 8, 10}} {
+		for c, v := range row {
+			places.Set(r, c, v)
+		}
+	}
+	for r, row := range [][]int{{35, 2, 0}, {21, 6, 9}} {
+		for c, v := range row {
+			occupied.Set(r, c, v)
+		}
+	}
+	require.NoError(t, places.Protect(report.NoSuppression))
+	require.NoError(t, occupied.Protect(report.DefaultPolicy))
+	rate, err := report.NewRatio("occupancy", report.Label{IT: "Tasso di occupazione", EN: "Occupancy rate"},
+		report.Label{IT: "%", EN: "%"}, occupied, places, 100, 1)
+	require.NoError(t, err)
+	return places, occupied, rate
+}
+
+func TestRatio(t *testing.T) {
+	places, occupied, rate := census(t)
+	// Occupied (0, 1) = 2 is hidden, so its rate is too, and so is every
+	// rate whose occupied count is hidden.
+	for r := -1; r < 2; r++ {
+		for c := -1; c < 3; c++ {
+			_, okOcc := occupied.Published(r, c)
+			n, ok := rate.Entry(r, c)
+			assert.Equal(t, okOcc, ok, "(%d,%d)", r, c)
+			if ok && !n.Undefined {
+				d, _ := places.Published(r, c)
+				o, _ := occupied.Published(r, c)
+				assert.InDelta(t, 100*float64(o)/float64(d), n.Value, 1e-9)
+			}
+		}
+	}
+	n, ok := rate.Entry(0, 2)
+	assert.True(t, ok)
+	assert.True(t, n.Undefined, "no places: no rate")
+
+	var buf bytes.Buffer
+	require.NoError(t, WriteCSV(&buf, rate, ItalianSpreadsheet))
+	recs := readCSV(t, bytes.TrimPrefix(buf.Bytes(), []byte("\uFEFF")), ';')
+	// Occupied places: 2 is primary, and the rectangle (Z1, Z2) × (CE, CF)
+	// goes with it.
+	assert.Equal(t, []string{"Livornese", "x", "x", "90,0", "75,0"}, recs[2])
+	assert.Equal(t, "-", recs[1][3])
+	assert.Equal(t, "x", recs[1][2])
+
+	buf.Reset()
+	require.NoError(t, WriteJSON(&buf, places, occupied, rate))
+	var doc struct {
+		Tables []TableJSON `json:"tables"`
+	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &doc))
+	require.Len(t, doc.Tables, 3)
+	occ := doc.Tables[2]
+	assert.Nil(t, occ.Cells[0][2], "undefined is null")
+	assert.NotContains(t, occ.Suppressed, SuppressedJSON{Row: ptr("Z1"), Column: ptr("PA")}, "undefined is not suppressed")
+	assert.Nil(t, occ.Cells[1][1])
+	assert.Contains(t, occ.Suppressed, SuppressedJSON{Row: ptr("Z2"), Column: ptr("CF")})
+	assert.InDelta(t, 90.0, *occ.Cells[1][2], 1e-9)
+
+	buf.Reset()
+	require.NoError(t, WriteXLSX(&buf, XLSXOptions{}, places, occupied, rate))
+	f, err := excelize.OpenReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	defer f.Close()
+	v, err := f.GetCellValue("occupancy", "D5")
+	require.NoError(t, err)
+	assert.Equal(t, "90.0", v)
+	v, err = f.GetCellValue("occupancy", "D4")
+	require.NoError(t, err)
+	assert.Equal(t, "-", v)
+
+	buf.Reset()
+	require.NoError(t, WriteHTML(&buf, Page{Title: report.Label{IT: "Censimento"}, Tables: []report.Grid{places, occupied, rate}}))
+	assert.Contains(t, buf.String(), "<td>75,0</td>")
+}
+
+func ptr(s string) *string { return &s }

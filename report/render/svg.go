@@ -2,13 +2,15 @@ package render
 
 import (
 	"fmt"
+
+	"github.com/toscana/sirm/report"
 )
 
 // bar is one bar of a chart: a label and a published value (ok false when
 // suppressed).
 type bar struct {
 	label string
-	v     int
+	n     report.Number
 	ok    bool
 }
 
@@ -42,12 +44,13 @@ const (
 // value written after each bar. A suppressed value gets no bar, only the
 // mark, so the chart discloses no more than the table.
 func barChart(id, title string, bars []bar, p Page) chartView {
-	max := 0
+	max := 0.0
 	for _, b := range bars {
-		if b.ok && b.v > max {
-			max = b.v
+		if b.ok && !b.n.Undefined && b.n.Value > max {
+			max = b.n.Value
 		}
 	}
+	group, dec := separators(p.Lang)
 	span := float64(chartWidth - chartLabelW - chartValueW)
 	c := chartView{
 		ID: id, Title: title, Width: chartWidth, AxisX: chartLabelW,
@@ -61,16 +64,19 @@ func barChart(id, title string, bars []bar, p Page) chartView {
 			Y: fmt.Sprint(y), H: fmt.Sprint(barHeight), X: fmt.Sprint(chartLabelW),
 			TextY: fmt.Sprintf("%.1f", float64(y)+barHeight*0.72),
 		}
-		if !b.ok {
+		switch {
+		case !b.ok:
 			hidden++
 			bv.Suppressed, bv.Text, bv.ValueX = true, p.Mark, chartLabelW+6
-		} else {
+		case b.n.Undefined:
+			bv.Suppressed, bv.Text, bv.ValueX = true, undefinedMark, chartLabelW+6
+		default:
 			w := 0.0
-			if max > 0 {
-				w = span * float64(b.v) / float64(max)
+			if max > 0 && b.n.Value > 0 {
+				w = span * b.n.Value / max
 			}
 			bv.W = fmt.Sprintf("%.1f", w)
-			bv.Text = formatInt(b.v, p.Lang)
+			bv.Text = formatNumber(b.n, group, dec)
 			bv.ValueX = chartLabelW + int(w) + 6
 		}
 		c.Bars = append(c.Bars, bv)

@@ -21,11 +21,11 @@ const (
 	xlsxHeaderRow = 3 // the grid starts here; data from the next row
 )
 
-// WriteXLSX writes one sheet per table: the title, the grid with numbers as
+// WriteXLSX writes one sheet per grid: the title, the grid with numbers as
 // numbers and suppressed entries as the mark (a string, right-aligned), the
 // totals in bold, and the legend and notes under the grid.
-func WriteXLSX(w io.Writer, o XLSXOptions, tables ...*report.Table) error {
-	if err := check(tables); err != nil {
+func WriteXLSX(w io.Writer, o XLSXOptions, grids ...report.Grid) error {
+	if err := check(grids); err != nil {
 		return err
 	}
 	if o.Mark == "" {
@@ -49,9 +49,24 @@ func WriteXLSX(w io.Writer, o XLSXOptions, tables ...*report.Table) error {
 	if err != nil {
 		return err
 	}
+	decimals := map[[2]int]int{} // (decimals, bold) → style
+	numStyle := func(d int, isBold bool) (int, error) {
+		b := 0
+		if isBold {
+			b = 1
+		}
+		if st, ok := decimals[[2]int{d, b}]; ok {
+			return st, nil
+		}
+		format := "0." + strings.Repeat("0", d)
+		st, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: isBold}, CustomNumFmt: &format})
+		decimals[[2]int{d, b}] = st
+		return st, err
+	}
 	used := map[string]bool{}
-	for k, t := range tables {
-		name := sheetName(t, k, used)
+	for k, g := range grids {
+		t := g.Header()
+		name := sheetName(t.ID, k, used)
 		if k == 0 {
 			if err := f.SetSheetName("Sheet1", name); err != nil {
 				return err
@@ -86,7 +101,7 @@ func WriteXLSX(w io.Writer, o XLSXOptions, tables ...*report.Table) error {
 			}
 		}
 		row := xlsxHeaderRow + 1
-		for _, pr := range rowsOf(t, o.Lang) {
+		for _, pr := range rowsOf(g, o.Lang) {
 			style := 0
 			if pr.total {
 				style = bold
@@ -97,10 +112,18 @@ func WriteXLSX(w io.Writer, o XLSXOptions, tables ...*report.Table) error {
 			for j, c := range pr.values {
 				tot := pr.total || j == len(pr.values)-1
 				switch {
+				case c.ok && c.n.Undefined:
+					err = set(j+2, row, undefinedMark, markStyle)
+				case c.ok && c.n.Decimals > 0:
+					st, serr := numStyle(c.n.Decimals, tot)
+					if serr != nil {
+						return serr
+					}
+					err = set(j+2, row, c.n.Value, st)
 				case c.ok && tot:
-					err = set(j+2, row, c.v, bold)
+					err = set(j+2, row, int(c.n.Value), bold)
 				case c.ok:
-					err = set(j+2, row, c.v, 0)
+					err = set(j+2, row, int(c.n.Value), 0)
 				case tot:
 					err = set(j+2, row, o.Mark, markBold)
 				default:
@@ -129,13 +152,13 @@ func WriteXLSX(w io.Writer, o XLSXOptions, tables ...*report.Table) error {
 
 // sheetName makes a valid, unique sheet name (at most 31 characters, none
 // of []:*?/\) from the table's ID.
-func sheetName(t *report.Table, k int, used map[string]bool) string {
+func sheetName(id string, k int, used map[string]bool) string {
 	name := strings.Map(func(r rune) rune {
 		if strings.ContainsRune(`[]:*?/\`, r) {
 			return '_'
 		}
 		return r
-	}, t.ID)
+	}, id)
 	if name == "" {
 		name = "tabella"
 	}
