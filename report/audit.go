@@ -78,133 +78,66 @@ func Audit(v View, o AuditOptions) ([]Interval, error) {
 // of them, since an attacker combines them. It returns one list of
 // intervals per view, in row-major order of the hidden entries.
 func AuditLinked(views []View, o AuditOptions) ([][]Interval, error) {
+	return auditViews(views, false, o)
+}
+
+// AuditLayers audits a three-way tabulation published as one table per
+// layer plus the table of their sum: every entry of total is the sum of the
+// same entry of the layers, which an attacker uses too. It returns the
+// intervals of each layer, then those of total last. Unlike two-way
+// tables, three-way ones are not totally unimodular: the bounds are those
+// of the rational relaxation rounded inwards, which can be wider than what
+// an attacker solving the integer problem would get.
+func AuditLayers(total View, layers []View, o AuditOptions) ([][]Interval, error) {
+	return auditViews(append(append([]View(nil), layers...), total), true, o)
+}
+
+func auditViews(views []View, layered bool, o AuditOptions) ([][]Interval, error) {
 	if o.Margin < 1 {
 		o.Margin = 1
 	}
-	p, pos, err := buildLinear(views, o)
+	shapes := make([][2]int, len(views))
+	for k, v := range views {
+		shapes[k] = [2]int{v.Rows, v.Cols}
+	}
+	key := func(k, i, j int) string { return views[k].key(i, j) }
+	if layered {
+		key = nil
+	}
+	sys := newSystem(shapes, key, layered)
+	val := make([]int, sys.n)
+	known := make([]bool, sys.n)
+	for e, occ := range sys.occ {
+		for _, l := range occ {
+			v := views[l.view]
+			if !v.Known[l.i][l.j] {
+				continue
+			}
+			if known[e] && val[e] != v.Values[l.i][l.j] {
+				return nil, fmt.Errorf("margin %s published as %d and %d: %w", v.key(l.i, l.j), val[e], v.Values[l.i][l.j], ErrInconsistent)
+			}
+			val[e], known[e] = v.Values[l.i][l.j], true
+		}
+	}
+	bounds, err := sys.bounds(val, known, o)
 	if err != nil {
 		return nil, err
 	}
 	out := make([][]Interval, len(views))
-	if p.nv == 0 {
-		return out, nil
-	}
-	bs, err := p.ranges()
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range pos {
-		b, v := bs[e.x], views[e.view]
-		iv := Interval{
-			Row: gridToIndex(e.i, v.Rows), Col: gridToIndex(e.j, v.Cols),
-			Min: int(b.lo) + o.Lower, Max: int(b.hi) + o.Lower, Unbounded: b.unbounded,
+	for k, v := range views {
+		for i := 0; i <= v.Rows; i++ {
+			for j := 0; j <= v.Cols; j++ {
+				e := sys.id[k][i][j]
+				if known[e] {
+					continue
+				}
+				iv := bounds[e]
+				iv.Row, iv.Col = gridToIndex(i, v.Rows), gridToIndex(j, v.Cols)
+				out[k] = append(out[k], iv)
+			}
 		}
-		if b.unbounded {
-			iv.Max = 0
-		}
-		iv.Disclosed = !b.unbounded && iv.Max-iv.Min < o.Margin
-		out[e.view] = append(out[e.view], iv)
 	}
 	return out, nil
-}
-
-// hiddenEntry is a hidden grid entry of a view and its variable.
-type hiddenEntry struct{ view, i, j, x int }
-
-// buildLinear turns views into one linear system over their hidden entries
-// (shared margins being one variable, or a constant when some view
-// publishes them).
-func buildLinear(views []View, o AuditOptions) (linear, []hiddenEntry, error) {
-	known := map[string]int{}
-	for _, v := range views {
-		for i := 0; i <= v.Rows; i++ {
-			for j := 0; j <= v.Cols; j++ {
-				k := v.key(i, j)
-				if k == "" || !v.Known[i][j] {
-					continue
-				}
-				if old, ok := known[k]; ok && old != v.Values[i][j] {
-					return linear{}, nil, fmt.Errorf("margin %s published as %d and %d: %w", k, old, v.Values[i][j], ErrInconsistent)
-				}
-				known[k] = v.Values[i][j]
-			}
-		}
-	}
-	// term of entry (i, j) of view t: a variable (x ≥ 0) or a constant.
-	type term struct {
-		x     int // -1 for a constant
-		value int
-	}
-	shared := map[string]int{}
-	var pos []hiddenEntry
-	terms := make([][][]term, len(views))
-	nv := 0
-	for t, v := range views {
-		terms[t] = make([][]term, v.Rows+1)
-		for i := 0; i <= v.Rows; i++ {
-			terms[t][i] = make([]term, v.Cols+1)
-			for j := 0; j <= v.Cols; j++ {
-				k := v.key(i, j)
-				switch val, ok := known[k]; {
-				case v.Known[i][j]:
-					terms[t][i][j] = term{x: -1, value: v.Values[i][j]}
-					continue
-				case k != "" && ok:
-					terms[t][i][j] = term{x: -1, value: val}
-					continue
-				}
-				x, ok := shared[k]
-				if k == "" || !ok {
-					x = nv
-					nv++
-					if k != "" {
-						shared[k] = x
-					}
-				}
-				terms[t][i][j] = term{x: x}
-				pos = append(pos, hiddenEntry{view: t, i: i, j: j, x: x})
-			}
-		}
-	}
-	if nv == 0 {
-		return linear{}, pos, nil
-	}
-	p := linear{nv: nv}
-	for t, v := range views {
-		for _, ln := range gridLines(v.Rows, v.Cols) {
-			row := make([]int64, nv)
-			var rhs int64
-			vars := false
-			for k, c := range ln {
-				coef := int64(1)
-				if k == len(ln)-1 { // the total
-					coef = -1
-				}
-				if tm := terms[t][c[0]][c[1]]; tm.x >= 0 {
-					row[tm.x] += coef
-					rhs -= coef * int64(o.Lower)
-					vars = true
-				} else {
-					rhs -= coef * int64(tm.value)
-				}
-			}
-			if !vars {
-				if rhs != 0 {
-					return linear{}, nil, fmt.Errorf("line through (%d,%d) does not add up: %w", ln[0][0], ln[0][1], ErrInconsistent)
-				}
-				continue
-			}
-			if rhs < 0 {
-				for j := range row {
-					row[j] = -row[j]
-				}
-				rhs = -rhs
-			}
-			p.a = append(p.a, row)
-			p.b = append(p.b, rhs)
-		}
-	}
-	return p, pos, nil
 }
 
 // Audit audits the table as published under its own policy.

@@ -66,205 +66,201 @@ func (t *Table) Protect(p Policy) error {
 // say) and their grand totals are one quantity: ProtectLinked suppresses
 // such a margin in every table or in none, and audits all the tables as one
 // system, since an attacker combines them. Tables related by other sums (a
-// Cross dimension beside one of its factors) are not known to be linked and
-// must not be published together.
+// Cross dimension beside one of its factors, layers beside their sum: see
+// ProtectLayers) are not known to be linked and must not be published
+// together.
 //
 // It returns ErrInconsistent when the tables disagree on a shared margin.
 func ProtectLinked(p Policy, tables ...*Table) error {
-	p = p.withDefaults()
-	ps := make([]*protector, len(tables))
+	shapes := make([][2]int, len(tables))
+	views := make([]View, len(tables))
 	for k, t := range tables {
-		ps[k] = newProtector(t, p)
+		shapes[k] = [2]int{t.NumRows(), t.NumCols()}
+		t.status = nil
+		views[k] = t.View() // for the keys only: nothing is known yet
 	}
-	// Shared margins: every occurrence of each key.
-	occ := map[string][][3]int{}
-	val := map[string]int{}
-	for k, pr := range ps {
-		v := pr.t.View()
-		for i := 0; i <= pr.m; i++ {
-			for j := 0; j <= pr.n; j++ {
-				key := v.key(i, j)
-				if key == "" {
-					continue
-				}
-				if old, ok := val[key]; ok && old != pr.g[i][j] {
-					return fmt.Errorf("protect: tables disagree on margin %s (%d, %d): %w", key, old, pr.g[i][j], ErrInconsistent)
-				}
-				val[key] = pr.g[i][j]
-				occ[key] = append(occ[key], [3]int{k, i, j})
+	key := func(k, i, j int) string { return views[k].key(i, j) }
+	return protectSystem(p, tables, newSystem(shapes, key, false))
+}
+
+// ProtectLayers protects a three-way tabulation published as one table per
+// layer (per zone, say) together with the table of their sum (the region):
+// every entry of total, margins included, is the sum of the same entry of
+// the layers, and the audit uses those relations too. All tables must have
+// the same dimensions. The auditor's bounds are those of the rational
+// relaxation (see AuditLayers).
+func ProtectLayers(p Policy, total *Table, layers ...*Table) error {
+	tables := append(append([]*Table(nil), layers...), total)
+	shapes := make([][2]int, len(tables))
+	for k, t := range tables {
+		if !sameDim(t.Rows, total.Rows) || !sameDim(t.Cols, total.Cols) {
+			return fmt.Errorf("protect layers: %s and %s have different dimensions", t.ID, total.ID)
+		}
+		shapes[k] = [2]int{t.NumRows(), t.NumCols()}
+	}
+	m, n := total.NumRows(), total.NumCols()
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			sum := 0
+			for _, l := range layers {
+				sum += l.counts[i][j]
+			}
+			if sum != total.counts[i][j] {
+				return fmt.Errorf("protect layers: %s is not the sum of its layers at (%d,%d): %w", total.ID, i, j, ErrInconsistent)
 			}
 		}
 	}
-	keyOf := func(k, i, j int) string {
-		pr := ps[k]
-		switch {
-		case i == pr.m && j == pr.n:
-			return "total"
-		case j == pr.n:
-			return pr.t.Rows.Code + "=" + pr.t.Rows.Categories[i].Code
-		case i == pr.m:
-			return pr.t.Cols.Code + "=" + pr.t.Cols.Categories[j].Code
-		}
-		return ""
-	}
-	// suppress marks an entry and, for a shared margin, its copies.
-	suppress := func(k, i, j int) {
-		ps[k].st[i][j] = Secondary
-		if key := keyOf(k, i, j); key != "" {
-			for _, o := range occ[key] {
-				if !ps[o[0]].st[o[1]][o[2]].Suppressed() {
-					ps[o[0]].st[o[1]][o[2]] = Secondary
+	return protectSystem(p, tables, newSystem(shapes, nil, true))
+}
+
+// protectSystem runs the suppression of Protect on a system of tables and
+// writes the statuses back into them.
+func protectSystem(p Policy, tables []*Table, s *system) error {
+	p = p.withDefaults()
+	val := make([]int, s.n)
+	seen := make([]bool, s.n)
+	for k, t := range tables {
+		g := t.grid()
+		for i := range g {
+			for j, v := range g[i] {
+				e := s.id[k][i][j]
+				if seen[e] && val[e] != v {
+					return fmt.Errorf("protect: tables disagree on a shared margin of %s (%d, %d): %w", t.ID, val[e], v, ErrInconsistent)
 				}
+				val[e], seen[e] = v, true
 			}
 		}
+	}
+	st := make([]Status, s.n)
+	for e, v := range val {
+		if v > 0 && v < p.Threshold {
+			st[e] = Primary
+		}
+	}
+	count := func(li int) int {
+		c := 0
+		for _, e := range s.lines[li] {
+			if st[e].Suppressed() {
+				c++
+			}
+		}
+		return c
+	}
+	// pick chooses the entry to suppress in line li: the smallest non-zero
+	// published one, inner cells before totals, and among equals one that
+	// is in another line with a single suppression (it then serves both).
+	pick := func(li int) (int, bool) {
+		best, found := 0, false
+		var bestKey [3]int
+		for _, e := range s.lines[li] {
+			if st[e].Suppressed() || val[e] == 0 {
+				continue
+			}
+			needy := 1
+			for _, other := range s.of[e] {
+				if other != li && count(other) == 1 {
+					needy = 0
+				}
+			}
+			margin := 0
+			if s.margin[e] {
+				margin = 1
+			}
+			key := [3]int{margin, val[e], needy}
+			if !found || less3(key, bestKey) {
+				best, bestKey, found = e, key, true
+			}
+		}
+		return best, found
 	}
 	if p.Threshold > 1 {
+		known := make([]bool, s.n)
 		for {
 			for changed := true; changed; {
 				changed = false
-				for k, pr := range ps {
-					for li, ln := range pr.lines {
-						if pr.count(ln) != 1 {
-							continue
-						}
-						e, ok := pr.pick(li)
-						if !ok {
-							// A suppressed entry is non-zero, so its line has
-							// another non-zero entry; none means a bug.
-							return fmt.Errorf("protect %s: line %d has no partner", pr.t.ID, li)
-						}
-						suppress(k, e[0], e[1])
-						changed = true
+				for li := range s.lines {
+					if count(li) != 1 {
+						continue
 					}
+					e, ok := pick(li)
+					if !ok {
+						// A suppressed entry is non-zero, so its line has
+						// another non-zero entry; none means a bug.
+						return fmt.Errorf("protect: line %d has no partner", li)
+					}
+					st[e] = Secondary
+					changed = true
 				}
 			}
-			views := make([]View, len(ps))
-			for k, pr := range ps {
-				pr.t.status, pr.t.policy = pr.st, p
-				views[k] = pr.t.View()
+			for e := range known {
+				known[e] = !st[e].Suppressed()
 			}
-			found, err := AuditLinked(views, AuditOptions{Lower: 1, Margin: p.Margin})
+			found, err := s.bounds(val, known, AuditOptions{Lower: 1, Margin: p.Margin})
 			if err != nil {
 				return fmt.Errorf("protect: %w", err)
 			}
-			more := false
-			for k, pr := range ps {
-				touched := make(map[int]bool)
-				for _, iv := range found[k] {
-					if !iv.Disclosed {
-						continue
-					}
-					i, j := pr.t.gi(iv.Row), pr.t.gj(iv.Col)
-					if touched[pr.rowLine(i)] || touched[pr.colLine(j)] {
-						continue // the suppression added for a neighbour may be enough
-					}
-					e, ok := pr.pick(pr.rowLine(i))
-					if e2, ok2 := pr.pick(pr.colLine(j)); ok2 && (!ok || pr.g[e2[0]][e2[1]] < pr.g[e[0]][e[1]]) {
-						e, ok = e2, true
-					}
-					if !ok {
-						e, ok = smallestPublished(pr.g, pr.st)
-					}
-					if !ok {
-						continue // everything of this table is hidden: another table must give way
-					}
-					suppress(k, e[0], e[1])
-					touched[pr.rowLine(i)], touched[pr.colLine(j)] = true, true
-					touched[pr.rowLine(e[0])], touched[pr.colLine(e[1])] = true, true
-					more = true
+			touched := make(map[int]bool)
+			more, disclosed := false, false
+			for e, iv := range found {
+				if known[e] || !iv.Disclosed {
+					continue
 				}
-			}
-			if more {
-				continue
-			}
-			disclosed := false
-			for _, f := range found {
-				for _, iv := range f {
-					disclosed = disclosed || iv.Disclosed
+				disclosed = true
+				skip := false
+				for _, li := range s.of[e] {
+					skip = skip || touched[li]
 				}
+				if skip {
+					continue // the suppression added for a neighbour may be enough
+				}
+				best, ok := 0, false
+				for _, li := range s.of[e] {
+					if c, okc := pick(li); okc && (!ok || val[c] < val[best]) {
+						best, ok = c, true
+					}
+				}
+				if !ok {
+					for c := range val {
+						if val[c] > 0 && !st[c].Suppressed() && (!ok || val[c] < val[best]) {
+							best, ok = c, true
+						}
+					}
+				}
+				if !ok {
+					continue // this round's additions hid everything: audit again
+				}
+				st[best] = Secondary
+				for _, li := range s.of[e] {
+					touched[li] = true
+				}
+				for _, li := range s.of[best] {
+					touched[li] = true
+				}
+				more = true
 			}
 			if !disclosed {
 				break
 			}
-			// Every table whose entries are disclosed is fully hidden,
-			// which cannot be: adding one to a cell, its margins and the
-			// grand total of every table is another solution.
-			return fmt.Errorf("protect: disclosure left with everything suppressed")
-		}
-	}
-	for _, pr := range ps {
-		pr.t.status, pr.t.policy = pr.st, p
-	}
-	return nil
-}
-
-// protector is the state of one table during ProtectLinked.
-type protector struct {
-	t     *Table
-	g     [][]int // true values, totals last
-	st    [][]Status
-	m, n  int
-	lines [][][2]int
-}
-
-func newProtector(t *Table, p Policy) *protector {
-	pr := &protector{t: t, g: t.grid(), m: t.NumRows(), n: t.NumCols()}
-	pr.lines = gridLines(pr.m, pr.n)
-	pr.st = make([][]Status, pr.m+1)
-	for i := range pr.st {
-		pr.st[i] = make([]Status, pr.n+1)
-		for j := range pr.st[i] {
-			if v := pr.g[i][j]; v > 0 && v < p.Threshold {
-				pr.st[i][j] = Primary
+			if !more {
+				// Everything non-zero is hidden, and then adding one to a
+				// cell and to every total over it is another solution:
+				// the auditor cannot find a disclosure.
+				return fmt.Errorf("protect: disclosure left with everything suppressed")
 			}
 		}
 	}
-	return pr
-}
-
-func (pr *protector) rowLine(i int) int { return i }
-func (pr *protector) colLine(j int) int { return pr.m + 1 + j }
-
-func (pr *protector) count(ln [][2]int) int {
-	c := 0
-	for _, e := range ln {
-		if pr.st[e[0]][e[1]].Suppressed() {
-			c++
+	for k, t := range tables {
+		m, n := t.NumRows(), t.NumCols()
+		t.status = make([][]Status, m+1)
+		for i := range t.status {
+			t.status[i] = make([]Status, n+1)
+			for j := range t.status[i] {
+				t.status[i][j] = st[s.id[k][i][j]]
+			}
 		}
+		t.policy = p
 	}
-	return c
-}
-
-// pick chooses the entry to suppress in line li: the smallest non-zero
-// published one, inner cells before totals, and among equals one whose
-// crossing line has a single suppression. ok is false when the line has no
-// non-zero published entry.
-func (pr *protector) pick(li int) ([2]int, bool) {
-	var best [2]int
-	found := false
-	bestKey := [3]int{}
-	for _, e := range pr.lines[li] {
-		if pr.st[e[0]][e[1]].Suppressed() || pr.g[e[0]][e[1]] == 0 {
-			continue
-		}
-		cross := pr.colLine(e[1])
-		if li > pr.m {
-			cross = pr.rowLine(e[0])
-		}
-		needy := 1
-		if pr.count(pr.lines[cross]) == 1 {
-			needy = 0
-		}
-		margin := 0
-		if e[0] == pr.m || e[1] == pr.n {
-			margin = 1
-		}
-		key := [3]int{margin, pr.g[e[0]][e[1]], needy}
-		if !found || less3(key, bestKey) {
-			best, bestKey, found = e, key, true
-		}
-	}
-	return best, found
+	return nil
 }
 
 func less3(a, b [3]int) bool {
@@ -274,20 +270,4 @@ func less3(a, b [3]int) bool {
 		}
 	}
 	return false
-}
-
-func smallestPublished(g [][]int, st [][]Status) ([2]int, bool) {
-	var best [2]int
-	found := false
-	for i := range g {
-		for j, v := range g[i] {
-			if v == 0 || st[i][j].Suppressed() {
-				continue
-			}
-			if !found || v < g[best[0]][best[1]] {
-				best, found = [2]int{i, j}, true
-			}
-		}
-	}
-	return best, found
 }

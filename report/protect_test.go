@@ -436,7 +436,17 @@ func TestRangesBigAgrees(t *testing.T) {
 				}
 			}
 		}
-		p, _, err := buildLinear([]View{viewOf(g, hidden)}, AuditOptions{Lower: 1})
+		v := viewOf(g, hidden)
+		sys := newSystem([][2]int{{v.Rows, v.Cols}}, nil, false)
+		val := make([]int, sys.n)
+		known := make([]bool, sys.n)
+		for i := range g {
+			for j := range g[i] {
+				e := sys.id[0][i][j]
+				val[e], known[e] = g[i][j], v.Known[i][j]
+			}
+		}
+		p, _, err := sys.linear(val, known, AuditOptions{Lower: 1})
 		require.NoError(t, err)
 		small, err := p.ranges()
 		require.NoError(t, err)

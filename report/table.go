@@ -75,8 +75,9 @@ var ErrNotProtected = errors.New("report: table has not been through disclosure 
 var ErrUnknownCategory = errors.New("report: unknown category")
 
 // Table is a two-dimensional table of counts (persons, facilities, places)
-// with row totals, column totals and a grand total. A third dimension is a
-// slice of tables, one per layer; see Layers.
+// with row totals, column totals and a grand total. A third dimension is
+// either folded into the rows (Cross) or published as one table per layer,
+// protected together with their sum by ProtectLayers.
 //
 // A table is filled with Set or Add, then Protect applies disclosure control.
 // Changing a count afterwards makes the table unprotected again. A Table is
@@ -254,21 +255,4 @@ func (t *Table) grid() [][]int {
 		}
 	}
 	return g
-}
-
-// Layer is one table of a three-dimensional tabulation, e.g. the table of
-// one zone.
-type Layer struct {
-	Category Category
-	Table    *Table
-}
-
-// Layers is a three-dimensional tabulation published as one table per
-// category of the third dimension. Each layer is protected on its own, which
-// is sound as long as no table summing over the layers is published beside
-// them (that table would link the layers; publish it instead of the layers,
-// or protect the layers as rows of one table whose rows are the pairs).
-type Layers struct {
-	Dim    Dimension
-	Tables []Layer
 }
