@@ -119,7 +119,7 @@ func auditViews(views []View, layered bool, o AuditOptions) ([][]Interval, error
 			val[e], known[e] = v.Values[l.i][l.j], true
 		}
 	}
-	bounds, err := sys.bounds(val, known, o)
+	bounds, err := sys.bounds(val, known, o, false)
 	if err != nil {
 		return nil, err
 	}

@@ -22,13 +22,23 @@ type linear struct {
 type bound struct {
 	lo, hi    int64 // lo = ⌈min⌉, hi = ⌊max⌋ (hi meaningless when unbounded)
 	unbounded bool
+	// partial: lo and hi are values seen at feasible points, not the
+	// extremes, which is enough to know that the range is at least
+	// hi − lo wide (see ranges' width).
+	partial bool
 }
 
 // ranges returns, for every variable, its minimum and maximum over the
 // polyhedron, computed exactly by the simplex method on rationals (Bland's
 // rule, so degenerate tables cannot make it cycle). It first tries int64
 // rationals and starts over with math/big on overflow.
-func (p linear) ranges() ([]bound, error) {
+//
+// With width > 0, a variable already seen at two feasible points whose
+// values, rounded inwards, are at least width apart is not optimised: its
+// bound is those values, marked partial. The vertices the simplex visits
+// for one variable show most others to vary, which saves most of the
+// linear programs when only the question "narrower than width?" matters.
+func (p linear) ranges(width int64) ([]bound, error) {
 	res, err := func() (res []bound, err error) {
 		defer func() {
 			if x := recover(); x != nil {
@@ -38,10 +48,10 @@ func (p linear) ranges() ([]bound, error) {
 				res, err = nil, errOverflowRetry
 			}
 		}()
-		return rangesWith(p, q64of)
+		return rangesWith(p, q64of, width)
 	}()
 	if errors.Is(err, errOverflowRetry) {
-		return rangesWith(p, bigQof)
+		return rangesWith(p, bigQof, width)
 	}
 	return res, err
 }
@@ -56,7 +66,7 @@ type simplex[T scalar[T]] struct {
 	zero  T
 }
 
-func rangesWith[T scalar[T]](p linear, of func(int64) T) ([]bound, error) {
+func rangesWith[T scalar[T]](p linear, of func(int64) T, width int64) ([]bound, error) {
 	m, nv := len(p.a), p.nv
 	s := &simplex[T]{cols: nv + m, zero: of(0), basis: make([]int, m), rhs: make([]T, m), tab: make([][]T, m)}
 	for r := range m {
@@ -120,7 +130,42 @@ func rangesWith[T scalar[T]](p linear, of func(int64) T) ([]bound, error) {
 	// Phase 2: from the feasible basis, minimise then maximise each variable.
 	out := make([]bound, nv)
 	cost = cost[:nv]
+	var seenLo, seenHi, cur []T
+	seen := func() { // widen each variable's seen range with the current vertex
+		for j := range cur {
+			cur[j] = s.zero
+		}
+		for r, j := range s.basis {
+			cur[j] = s.rhs[r]
+		}
+		for j, v := range cur {
+			if v.cmp(seenLo[j]) < 0 {
+				seenLo[j] = v
+			}
+			if v.cmp(seenHi[j]) > 0 {
+				seenHi[j] = v
+			}
+		}
+	}
+	if width > 0 {
+		cur = make([]T, nv)
+		seenLo, seenHi = make([]T, nv), make([]T, nv)
+		for j := range nv {
+			seenLo[j], seenHi[j] = s.value(j), s.value(j)
+		}
+	}
+	if width > 0 {
+		seen()
+	}
 	for k := range nv {
+		if width > 0 {
+			lo, ok1 := seenLo[k].ceil()
+			hi, ok2 := seenHi[k].floor()
+			if ok1 && ok2 && hi-lo >= width {
+				out[k] = bound{lo: lo, hi: hi, partial: true}
+				continue
+			}
+		}
 		for j := range cost {
 			cost[j] = s.zero
 		}
@@ -132,6 +177,9 @@ func rangesWith[T scalar[T]](p linear, of func(int64) T) ([]bound, error) {
 		if !ok {
 			return nil, fmt.Errorf("bound out of range: %w", ErrInconsistent)
 		}
+		if width > 0 {
+			seen()
+		}
 		cost[k] = of(-1)
 		if s.minimise(cost) {
 			out[k] = bound{lo: lo, unbounded: true}
@@ -141,6 +189,9 @@ func rangesWith[T scalar[T]](p linear, of func(int64) T) ([]bound, error) {
 		if !ok {
 			out[k] = bound{lo: lo, unbounded: true}
 			continue
+		}
+		if width > 0 {
+			seen()
 		}
 		out[k] = bound{lo: lo, hi: hi}
 	}

@@ -195,7 +195,7 @@ func protectSystem(p Policy, tables []*Table, s *system) error {
 			for e := range known {
 				known[e] = !st[e].Suppressed()
 			}
-			found, err := s.bounds(val, known, AuditOptions{Lower: 1, Margin: p.Margin})
+			found, err := s.bounds(val, known, AuditOptions{Lower: 1, Margin: p.Margin}, true)
 			if err != nil {
 				return fmt.Errorf("protect: %w", err)
 			}

@@ -448,9 +448,9 @@ func TestRangesBigAgrees(t *testing.T) {
 		}
 		p, _, err := sys.linear(val, known, AuditOptions{Lower: 1})
 		require.NoError(t, err)
-		small, err := p.ranges()
+		small, err := p.ranges(0)
 		require.NoError(t, err)
-		big, err := rangesWith(p, bigQof)
+		big, err := rangesWith(p, bigQof, 0)
 		require.NoError(t, err)
 		require.Equal(t, small, big, "seed %d", seed)
 	}
@@ -465,4 +465,34 @@ func TestQ64Overflow(t *testing.T) {
 	bf, _ := bigQ{big.NewRat(-7, 2)}.floor()
 	bc, _ := bigQ{big.NewRat(-7, 2)}.ceil()
 	assert.Equal(t, [2]int64{-4, -3}, [2]int64{bf, bc})
+}
+
+// The shortcut Protect uses (stop optimising an entry seen to vary enough)
+// flags exactly what the full computation flags.
+func TestDecideAgreesWithFull(t *testing.T) {
+	for seed := range 200 {
+		r := rand.New(rand.NewPCG(uint64(seed), 29))
+		g := randomTable(r).grid()
+		m, n := len(g)-1, len(g[0])-1
+		sys := newSystem([][2]int{{m, n}}, nil, false)
+		val := make([]int, sys.n)
+		known := make([]bool, sys.n)
+		p := 0.2 + 0.6*r.Float64()
+		for i := range g {
+			for j, v := range g[i] {
+				e := sys.id[0][i][j]
+				val[e], known[e] = v, v == 0 || r.Float64() >= p
+			}
+		}
+		for _, margin := range []int{1, 3} {
+			o := AuditOptions{Lower: 1, Margin: margin}
+			full, err := sys.bounds(val, known, o, false)
+			require.NoError(t, err)
+			fast, err := sys.bounds(val, known, o, true)
+			require.NoError(t, err)
+			for e := range full {
+				require.Equal(t, full[e].Disclosed, fast[e].Disclosed, "seed %d margin %d entry %d", seed, margin, e)
+			}
+		}
+	}
 }

@@ -85,7 +85,10 @@ func newSystem(shapes [][2]int, key func(k, i, j int) string, layered bool) *sys
 // bounds returns, for every entry that is not known, its feasible interval
 // given the known values, every line and a lower bound o.Lower (Row and Col
 // left zero). Entries that are known get a zero Interval.
-func (s *system) bounds(val []int, known []bool, o AuditOptions) ([]Interval, error) {
+//
+// With decide set, only Disclosed is guaranteed: an entry found to vary by
+// at least o.Margin may get a narrower Min and Max than its true ones.
+func (s *system) bounds(val []int, known []bool, o AuditOptions, decide bool) ([]Interval, error) {
 	p, vars, err := s.linear(val, known, o)
 	if err != nil {
 		return nil, err
@@ -94,7 +97,11 @@ func (s *system) bounds(val []int, known []bool, o AuditOptions) ([]Interval, er
 	if p.nv == 0 {
 		return out, nil
 	}
-	bs, err := p.ranges()
+	width := int64(0)
+	if decide {
+		width = int64(o.Margin)
+	}
+	bs, err := p.ranges(width)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +114,7 @@ func (s *system) bounds(val []int, known []bool, o AuditOptions) ([]Interval, er
 		if b.unbounded {
 			iv.Max = 0
 		}
-		iv.Disclosed = !b.unbounded && iv.Max-iv.Min < o.Margin
+		iv.Disclosed = !b.unbounded && !b.partial && iv.Max-iv.Min < o.Margin
 		out[e] = iv
 	}
 	return out, nil
