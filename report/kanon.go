@@ -46,6 +46,7 @@ type KAnonymityError struct {
 	Records      int // records in those combinations
 }
 
+// Error says how many combinations and records fall short, not which.
 func (e *KAnonymityError) Error() string {
 	return fmt.Sprintf("microdata refused: %d combinations of quasi-identifiers (%d records) have fewer than %d records",
 		e.Combinations, e.Records, e.K)

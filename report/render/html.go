@@ -68,7 +68,7 @@ func sectionOf(g report.Grid, k int, p Page) sectionView {
 	group, dec := separators(p.Lang)
 	s := sectionView{
 		ID: fmt.Sprintf("t%d", k), Title: t.Title.In(p.Lang), Unit: t.Unit.In(p.Lang),
-		Header: header(t, p.Lang), Legend: legend(p.Mark, t).In(p.Lang),
+		Header: header(t, p.Lang), Legend: legend(p.Mark, g).In(p.Lang),
 	}
 	for _, pr := range rowsOf(g, p.Lang) {
 		rv := rowView{Label: pr.label, Total: pr.total}
@@ -93,10 +93,7 @@ func sectionOf(g report.Grid, k int, p Page) sectionView {
 		v, ok := g.Entry(report.Total, c)
 		colBars = append(colBars, bar{label: cat.Label.In(p.Lang), n: v, ok: ok})
 	}
-	what := t.Unit.In(p.Lang)
-	if what == "" {
-		what = map[string]string{"it": "Totali", "en": "Totals"}[p.Lang]
-	}
+	what := t.Title.In(p.Lang)
 	by := map[string]string{"it": "%s per %s", "en": "%s by %s"}[p.Lang]
 	s.Charts = append(s.Charts,
 		barChart(s.ID+"-rows", upper(fmt.Sprintf(by, what, lower(t.Rows.Label.In(p.Lang)))), rowBars, p),

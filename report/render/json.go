@@ -89,7 +89,7 @@ func ToJSON(g report.Grid) (TableJSON, error) {
 		Suppressed:   []SuppressedJSON{},
 		Disclosure: DisclosureJSON{
 			Threshold: h.Policy.Threshold, Margin: h.Policy.Margin,
-			Note: labelJSON(legend("null", h)),
+			Note: labelJSON(legend("null", g)),
 		},
 		Notes: []LabelJSON{},
 	}

@@ -18,8 +18,15 @@ import (
 // HTML.
 const DefaultMark = "x"
 
-// legend explains the mark under a table.
-func legend(mark string, h report.Header) report.Label {
+// legend explains the marks under a grid.
+func legend(mark string, g report.Grid) report.Label {
+	h := g.Header()
+	if _, ok := g.(*report.Ratio); ok {
+		return report.Label{
+			IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (numeratore o denominatore oscurato); %s: non calcolabile (denominatore zero)", mark, undefinedMark),
+			EN: fmt.Sprintf("%s: value suppressed for statistical confidentiality (numerator or denominator suppressed); %s: not defined (zero denominator)", mark, undefinedMark),
+		}
+	}
 	return report.Label{
 		IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (valori maggiori di 0 e minori di %d, e valori che permetterebbero di ricavarli)", mark, h.Policy.Threshold),
 		EN: fmt.Sprintf("%s: value suppressed for statistical confidentiality (values above 0 and below %d, and values that would give them back)", mark, h.Policy.Threshold),

@@ -136,7 +136,7 @@ func WriteXLSX(w io.Writer, o XLSXOptions, grids ...report.Grid) error {
 			row++
 		}
 		row++
-		for _, l := range append([]report.Label{legend(o.Mark, t)}, t.Notes...) {
+		for _, l := range append([]report.Label{legend(o.Mark, g)}, t.Notes...) {
 			if err := set(1, row, l.In(o.Lang), 0); err != nil {
 				return err
 			}
