@@ -496,3 +496,52 @@ func TestDecideAgreesWithFull(t *testing.T) {
 		}
 	}
 }
+
+func TestProtectEdgeCases(t *testing.T) {
+	t.Run("noRows", func(t *testing.T) {
+		tb := NewTable("e", Label{}, Dimension{Code: "r"}, dim("c", 3))
+		require.NoError(t, tb.Protect(DefaultPolicy))
+		v, ok := tb.Published(Total, Total)
+		assert.True(t, ok)
+		assert.Zero(t, v)
+	})
+	t.Run("oneCellSmall", func(t *testing.T) {
+		tb := tableOf([][]int{{2}})
+		require.NoError(t, tb.Protect(DefaultPolicy))
+		assert.Equal(t, 4, tb.SuppressedCount(), "cell, both totals and the grand total")
+		assertSafe(t, tb, DefaultPolicy)
+	})
+	t.Run("oneCellLarge", func(t *testing.T) {
+		tb := tableOf([][]int{{20}})
+		require.NoError(t, tb.Protect(DefaultPolicy))
+		assert.Zero(t, tb.SuppressedCount())
+	})
+	t.Run("allZero", func(t *testing.T) {
+		tb := tableOf([][]int{{0, 0}, {0, 0}})
+		require.NoError(t, tb.Protect(DefaultPolicy))
+		assert.Zero(t, tb.SuppressedCount())
+	})
+	t.Run("singleRow", func(t *testing.T) {
+		// Column totals equal the cells: a small cell's column total is as
+		// small, and the totals row needs a second suppression.
+		tb := tableOf([][]int{{1, 40, 7, 0}})
+		require.NoError(t, tb.Protect(DefaultPolicy))
+		assert.True(t, tb.Status(Total, 0).Suppressed())
+		assertSafe(t, tb, DefaultPolicy)
+	})
+	t.Run("largeValues", func(t *testing.T) {
+		tb := tableOf([][]int{{1, 4_000_000_000, 7}, {3_000_000_000, 2, 5_000_000_000}})
+		require.NoError(t, tb.Protect(DefaultPolicy))
+		assertSafe(t, tb, DefaultPolicy)
+	})
+	t.Run("marginThree", func(t *testing.T) {
+		tb := tableOf(knownTable)
+		p := Policy{Threshold: 3, Margin: 30}
+		require.NoError(t, tb.Protect(p))
+		ivs, err := tb.Audit()
+		require.NoError(t, err)
+		for _, iv := range ivs {
+			assert.True(t, iv.Unbounded || iv.Max-iv.Min >= 30)
+		}
+	})
+}
