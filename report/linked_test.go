@@ -181,3 +181,17 @@ func TestProtectLayersChecks(t *testing.T) {
 	other := NewTable("o", Label{}, dim("x", 2), dim("c", 2))
 	assert.Error(t, ProtectLayers(DefaultPolicy, other, a, b))
 }
+
+func TestProtectSameCodeBothAxes(t *testing.T) {
+	// Origin × destination: row and column totals of one zone differ.
+	zones := dim("z", 3)
+	tb := NewTable("transfers", Label{IT: "trasferimenti"}, zones, zones)
+	for i, row := range [][]int{{0, 5, 1}, {7, 0, 9}, {4, 6, 0}} {
+		for j, v := range row {
+			tb.Set(i, j, v)
+		}
+	}
+	require.NoError(t, tb.Protect(DefaultPolicy))
+	assertSafe(t, tb, DefaultPolicy)
+	assert.Error(t, ProtectLinked(DefaultPolicy, tb))
+}

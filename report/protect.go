@@ -57,7 +57,7 @@ func (p Policy) withDefaults() Policy {
 // it is not guaranteed to lose the least information (that problem is
 // NP-hard), only to suppress small entries first.
 func (t *Table) Protect(p Policy) error {
-	return ProtectLinked(p, t)
+	return protectSystem(p, []*Table{t}, newSystem([][2]int{{t.NumRows(), t.NumCols()}}, nil, false))
 }
 
 // ProtectLinked protects tables published together that tabulate the same
@@ -70,11 +70,18 @@ func (t *Table) Protect(p Policy) error {
 // ProtectLayers) are not known to be linked and must not be published
 // together.
 //
+// The dimension code names the variable: a table that crosses a variable
+// with itself (zone of origin × zone of destination) must give its two
+// dimensions different codes, and ProtectLinked refuses one that does not.
+//
 // It returns ErrInconsistent when the tables disagree on a shared margin.
 func ProtectLinked(p Policy, tables ...*Table) error {
 	shapes := make([][2]int, len(tables))
 	views := make([]View, len(tables))
 	for k, t := range tables {
+		if t.Rows.Code == t.Cols.Code {
+			return fmt.Errorf("protect %s: rows and columns share the dimension code %q", t.ID, t.Rows.Code)
+		}
 		shapes[k] = [2]int{t.NumRows(), t.NumCols()}
 		t.status = nil
 		views[k] = t.View() // for the keys only: nothing is known yet
