@@ -143,3 +143,40 @@ func WriteJSON(w io.Writer, grids ...report.Grid) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
+
+// View returns what a reader of this JSON knows, for report.Audit or
+// report.AuditLinked: an end-to-end test can fetch a report, decode it and
+// check that no suppressed entry can be recomputed. The margins' keys are
+// those report.Table.View gives. It is meaningful for tables of counts,
+// not of ratios.
+func (tj TableJSON) View() report.View {
+	m, n := len(tj.Cells), len(tj.ColumnTotals)
+	v := report.View{Rows: m, Cols: n, TotalKey: "total"}
+	for _, c := range tj.Rows.Categories {
+		v.RowKeys = append(v.RowKeys, tj.Rows.Code+"="+c.Code)
+	}
+	for _, c := range tj.Columns.Categories {
+		v.ColKeys = append(v.ColKeys, tj.Columns.Code+"="+c.Code)
+	}
+	for r := 0; r <= m; r++ {
+		vals, known := make([]int, n+1), make([]bool, n+1)
+		for c := 0; c <= n; c++ {
+			var p *float64
+			switch {
+			case r < m && c < n:
+				p = tj.Cells[r][c]
+			case r < m:
+				p = tj.RowTotals[r]
+			case c < n:
+				p = tj.ColumnTotals[c]
+			default:
+				p = tj.GrandTotal
+			}
+			if p != nil {
+				vals[c], known[c] = int(*p), true
+			}
+		}
+		v.Values, v.Known = append(v.Values, vals), append(v.Known, known)
+	}
+	return v
+}
