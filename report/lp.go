@@ -64,6 +64,7 @@ type simplex[T scalar[T]] struct {
 	basis []int
 	cols  int
 	zero  T
+	nz    []int // scratch for pivot
 }
 
 func rangesWith[T scalar[T]](p linear, of func(int64) T, width int64) ([]bound, error) {
@@ -253,25 +254,32 @@ func (s *simplex[T]) minimise(cost []T) (unbounded bool) {
 		if lr < 0 {
 			return true
 		}
-		s.pivot(lr, e)
+		nz := s.pivot(lr, e)
 		if de := d[e]; de.sign() != 0 {
-			for j, v := range s.tab[lr] {
-				if v.sign() != 0 {
-					d[j] = d[j].sub(de.mul(v))
+			prow := s.tab[lr]
+			for _, j := range nz {
+				if j < len(d) {
+					d[j] = d[j].sub(de.mul(prow[j]))
 				}
 			}
 		}
 	}
 }
 
-func (s *simplex[T]) pivot(lr, e int) {
+// pivot makes variable e basic in row lr and returns the columns where the
+// new pivot row is not zero; only those change in the other rows, which
+// keeps pivots cheap on the sparse rows of table systems.
+func (s *simplex[T]) pivot(lr, e int) []int {
 	prow := s.tab[lr]
 	pv := prow[e]
+	nz := s.nz[:0]
 	for j, v := range prow {
 		if v.sign() != 0 {
 			prow[j] = v.quo(pv)
+			nz = append(nz, j)
 		}
 	}
+	s.nz = nz
 	s.rhs[lr] = s.rhs[lr].quo(pv)
 	for r, row := range s.tab {
 		if r == lr {
@@ -281,12 +289,11 @@ func (s *simplex[T]) pivot(lr, e int) {
 		if f.sign() == 0 {
 			continue
 		}
-		for j, v := range prow {
-			if v.sign() != 0 {
-				row[j] = row[j].sub(f.mul(v))
-			}
+		for _, j := range nz {
+			row[j] = row[j].sub(f.mul(prow[j]))
 		}
 		s.rhs[r] = s.rhs[r].sub(f.mul(s.rhs[lr]))
 	}
 	s.basis[lr] = e
+	return nz
 }
