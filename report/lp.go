@@ -94,7 +94,7 @@ func rangesWith[T scalar[T]](p linear, of func(int64) T, width int64) ([]bound, 
 			cost[j] = of(1)
 		}
 	}
-	s.minimise(cost)
+	s.minimise(cost, nil)
 	for r := range s.rhs {
 		if s.basis[r] >= nv && s.rhs[r].sign() != 0 {
 			return nil, ErrInconsistent
@@ -158,41 +158,70 @@ func rangesWith[T scalar[T]](p linear, of func(int64) T, width int64) ([]bound, 
 	if width > 0 {
 		seen()
 	}
+	// proven reports whether k has been seen at values width apart.
+	proven := func(k int) (bound, bool) {
+		lo, ok1 := seenLo[k].ceil()
+		hi, ok2 := seenHi[k].floor()
+		if ok1 && ok2 && hi-lo >= width {
+			return bound{lo: lo, hi: hi, partial: true}, true
+		}
+		return bound{}, false
+	}
 	for k := range nv {
+		// With a width, an optimisation stops as soon as the vertex
+		// reached proves k wide enough: the optimum itself is not needed.
+		var stop func() bool
 		if width > 0 {
-			lo, ok1 := seenLo[k].ceil()
-			hi, ok2 := seenHi[k].floor()
-			if ok1 && ok2 && hi-lo >= width {
-				out[k] = bound{lo: lo, hi: hi, partial: true}
+			if b, ok := proven(k); ok {
+				out[k] = b
 				continue
+			}
+			stop = func() bool {
+				v := s.value(k)
+				if v.cmp(seenLo[k]) < 0 {
+					seenLo[k] = v
+				}
+				if v.cmp(seenHi[k]) > 0 {
+					seenHi[k] = v
+				}
+				_, ok := proven(k)
+				return ok
 			}
 		}
 		for j := range cost {
 			cost[j] = s.zero
 		}
 		cost[k] = of(1)
-		if s.minimise(cost) {
+		if s.minimise(cost, stop) {
 			return nil, fmt.Errorf("minimum unbounded below for a non-negative variable: %w", ErrInconsistent)
+		}
+		if width > 0 {
+			seen()
+			if b, ok := proven(k); ok {
+				out[k] = b
+				continue
+			}
 		}
 		lo, ok := s.value(k).ceil()
 		if !ok {
 			return nil, fmt.Errorf("bound out of range: %w", ErrInconsistent)
 		}
-		if width > 0 {
-			seen()
-		}
 		cost[k] = of(-1)
-		if s.minimise(cost) {
+		if s.minimise(cost, stop) {
 			out[k] = bound{lo: lo, unbounded: true}
 			continue
+		}
+		if width > 0 {
+			seen()
+			if b, ok := proven(k); ok {
+				out[k] = b
+				continue
+			}
 		}
 		hi, ok := s.value(k).floor()
 		if !ok {
 			out[k] = bound{lo: lo, unbounded: true}
 			continue
-		}
-		if width > 0 {
-			seen()
 		}
 		out[k] = bound{lo: lo, hi: hi}
 	}
@@ -210,8 +239,9 @@ func (s *simplex[T]) value(k int) T {
 }
 
 // minimise runs the primal simplex for cost from the current feasible basis
-// and reports whether the objective is unbounded below.
-func (s *simplex[T]) minimise(cost []T) (unbounded bool) {
+// and reports whether the objective is unbounded below. A non-nil stop is
+// asked after each pivot whether the current vertex is good enough.
+func (s *simplex[T]) minimise(cost []T, stop func() bool) (unbounded bool) {
 	d := make([]T, s.cols)
 	copy(d, cost)
 	for r, b := range s.basis {
@@ -262,6 +292,9 @@ func (s *simplex[T]) minimise(cost []T) (unbounded bool) {
 					d[j] = d[j].sub(de.mul(prow[j]))
 				}
 			}
+		}
+		if stop != nil && stop() {
+			return false
 		}
 	}
 }
