@@ -69,5 +69,5 @@ func BenchmarkProtectLayers(b *testing.B) {
 }
 
 // benchZones is 10 to keep the benchmark short; Tuscany has 28 zones, for
-// which ProtectLayers took about 4 minutes before pivots skipped zeros.
+// which ProtectLayers takes one to two minutes.
 var benchZones = 10

@@ -96,6 +96,11 @@ func ProtectLinked(p Policy, tables ...*Table) error {
 // the layers, and the audit uses those relations too. All tables must have
 // the same dimensions. The auditor's bounds are those of the rational
 // relaxation (see AuditLayers).
+//
+// It is far slower than Protect: 28 zones of 12 typologies × 6 age classes
+// take one to two minutes here, against under a second for the same counts
+// as one table whose rows are Cross(zone, typology), which is the better
+// choice when the regional table need not be published beside the zones'.
 func ProtectLayers(p Policy, total *Table, layers ...*Table) error {
 	tables := append(append([]*Table(nil), layers...), total)
 	shapes := make([][2]int, len(tables))
