@@ -27,6 +27,8 @@ import (
 	"github.com/toscana/sirm/internal/pgtest"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/linkage/linkagepg"
+	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/registry/registrypg"
 )
 
 // logSink collects every log line of every server this package's tests
@@ -145,7 +147,10 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 		Policy:       linkage.Policy{MaxAgeYears: 21},
 	})
 	require.NoError(t, err)
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db})
+	require.NoError(t, err)
 	opts := Options{
+		Registry: reg,
 		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
 		Audit:    audit.NewService(store),
 		Linkage:  lk,
