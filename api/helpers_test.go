@@ -119,6 +119,31 @@ type testEnv struct {
 	srv   *Server
 	key   ed25519.PrivateKey
 	store *auditpg.Store
+	// clock is the registry's clock: the real time until a test sets it.
+	clock *testClock
+}
+
+// testClock is a settable clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the time set, or the real time when none is.
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t.IsZero() {
+		return time.Now()
+	}
+	return c.t
+}
+
+// Set sets the time Now returns.
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }
 
 // newTestEnv builds a server on a fresh database, with a development
@@ -147,7 +172,8 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 		Policy:       linkage.Policy{MaxAgeYears: 21},
 	})
 	require.NoError(t, err)
-	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db})
+	clock := &testClock{}
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Now: clock.Now})
 	require.NoError(t, err)
 	opts := Options{
 		Registry: reg,
@@ -160,7 +186,7 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	for _, f := range mod {
 		f(&opts)
 	}
-	return &testEnv{srv: New(opts), key: key, store: store, db: db, prf: prf}
+	return &testEnv{srv: New(opts), key: key, store: store, db: db, prf: prf, clock: clock}
 }
 
 func (e *testEnv) token(t testing.TB, role authn.Role, org string) string {

@@ -279,13 +279,14 @@ func (s *Store) Search(ctx context.Context, q registry.Query, at time.Time) ([]r
 		}
 		where = append(where, "("+cond+")")
 	}
+	limit := arg(q.Limit)
 	sql := `SELECT ` + prefixed("v") + ` FROM registry.facility_versions v WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY v.facility_id LIMIT ` + arg(q.Limit)
+		` ORDER BY v.facility_id LIMIT ` + limit
 	if !at.IsZero() {
 		// Versions made in the same instant share the boundary; the later
 		// one is the state at that instant.
 		sql = `SELECT DISTINCT ON (v.facility_id) ` + prefixed("v") + ` FROM registry.facility_versions v WHERE ` +
-			strings.Join(where, " AND ") + ` ORDER BY v.facility_id, v.version DESC LIMIT ` + arg(q.Limit)
+			strings.Join(where, " AND ") + ` ORDER BY v.facility_id, v.version DESC LIMIT ` + limit
 	}
 	rows, err := s.db.Q(ctx).Query(ctx, sql, args...)
 	if err != nil {
