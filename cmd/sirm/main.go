@@ -27,7 +27,7 @@ func commands() []command {
 		{"dev-token", "Print a development JWT signed with the keyring's key.", runDevToken},
 		{"audit", "Work on the access log: audit verify.", runAudit},
 		{"tokenize", "Tokenize a CSV of identities through the token API, resumably.", runTokenize},
-		{"demo", "Generate fictitious data: demo identities.", runDemo},
+		{"demo", "Generate fictitious data: demo identities | facilities.", runDemo},
 		{"bench", "Measure on labelled data: bench linkage (precision, recall, threshold sweep).", runBench},
 	}
 }
