@@ -17,6 +17,7 @@ import (
 
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
+	"github.com/toscana/sirm/registry"
 )
 
 // facilityDoc is a valid POST /v1/facilities body; mod changes it.
@@ -488,6 +489,7 @@ func TestFacilitySearch(t *testing.T) {
 		{"cursor=abc", "cursor"},
 		{"as_of=2025-13-01", "as_of"},
 		{"as_of=2999-01-01", "as_of"},
+		{"as_of=" + time.Now().In(registry.Rome).AddDate(0, 0, 1).Format(time.DateOnly), "as_of"},
 		{"sort=name", "sort"},
 		{"zone=PISANA&zone=ELBA", "zone"},
 		{"q=" + strings.Repeat("a", 101), "q"},

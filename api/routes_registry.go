@@ -522,7 +522,7 @@ func (s *Server) parseFacilityQuery(c *gin.Context) (registry.Query, error) {
 		switch {
 		case err != nil:
 			bad = append(bad, FieldError{Field: "as_of", Reason: "must be a date YYYY-MM-DD"})
-		case d.After(time.Now().In(registry.Rome).AddDate(0, 0, 1)):
+		case d.Format(time.DateOnly) > time.Now().In(registry.Rome).Format(time.DateOnly):
 			bad = append(bad, FieldError{Field: "as_of", Reason: "must not be in the future"})
 		}
 		q.AsOf = d
