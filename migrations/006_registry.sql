@@ -64,6 +64,19 @@ CREATE UNIQUE INDEX facility_versions_current_idx ON registry.facility_versions 
 CREATE INDEX facility_versions_zone_idx ON registry.facility_versions (zone, facility_id);
 CREATE INDEX facility_versions_typology_idx ON registry.facility_versions (typology, facility_id);
 
+-- Idempotency-Key of POST /v1/facilities: a retried creation (same caller,
+-- same key) answers with the facility the first one made instead of making
+-- another. request_hash tells a retry from a different request reusing the
+-- key.
+CREATE TABLE registry.idempotency_keys (
+    owner        text        NOT NULL,
+    key          text        NOT NULL,
+    request_hash bytea       NOT NULL,
+    facility_id  bigint      NOT NULL REFERENCES registry.facilities (facility_id),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (owner, key)
+);
+
 -- Text search on names uses pg_trgm when this PostgreSQL has it (a trusted
 -- contrib extension since PostgreSQL 13, so a database owner may create
 -- it). Without it the LIKE of the search still works, by scanning.

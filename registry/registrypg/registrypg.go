@@ -330,6 +330,35 @@ func (s *Store) Search(ctx context.Context, q registry.Query, at time.Time) ([]r
 	return fs, nil
 }
 
+// ClaimKey implements registry.Store.
+func (s *Store) ClaimKey(ctx context.Context, owner, key string, hash []byte, id registry.ID) error {
+	const claim = `INSERT INTO registry.idempotency_keys (owner, key, request_hash, facility_id) VALUES ($1, $2, $3, $4)`
+	if _, err := s.db.Q(ctx).Exec(ctx, claim, owner, key, hash, int64(id)); err != nil {
+		if pgdb.IsUniqueViolation(err) {
+			return registry.ErrKeyUsed
+		}
+		return fmt.Errorf("claim idempotency key: %w", err)
+	}
+	return nil
+}
+
+// KeyedFacility implements registry.Store.
+func (s *Store) KeyedFacility(ctx context.Context, owner, key string) (registry.ID, []byte, error) {
+	var (
+		id   int64
+		hash []byte
+	)
+	err := s.db.Q(ctx).QueryRow(ctx, `SELECT facility_id, request_hash FROM registry.idempotency_keys WHERE owner = $1 AND key = $2`,
+		owner, key).Scan(&id, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, registry.ErrNotFound
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	return registry.ID(id), hash, nil
+}
+
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
