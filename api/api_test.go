@@ -39,6 +39,19 @@ var wantGrants = map[Action][]authn.Role{
 
 	ActionOPRFPublicKey: {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 	ActionOPRFEvaluate:  {authn.RoleServiceOperator, authn.RoleFacilityOperator},
+
+	ActionFacilitiesList:    {authn.RoleServiceOperator, authn.RoleFacilityOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionFacilitiesRead:    {authn.RoleServiceOperator, authn.RoleFacilityOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionFacilitiesHistory: {authn.RoleServiceOperator, authn.RoleFacilityOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionRegistryCodeLists: {authn.RoleServiceOperator, authn.RoleFacilityOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionFacilitiesCreate:  {authn.RoleFacilityOperator, authn.RoleAdmin},
+	ActionFacilitiesUpdate:  {authn.RoleFacilityOperator, authn.RoleAdmin},
+	ActionFacilitiesSubmit:  {authn.RoleFacilityOperator, authn.RoleAdmin},
+	ActionFacilitiesReturn:  {authn.RoleAdmin},
+	ActionFacilitiesApprove: {authn.RoleAdmin},
+	ActionFacilitiesSuspend: {authn.RoleAdmin},
+	ActionFacilitiesReopen:  {authn.RoleAdmin},
+	ActionFacilitiesClose:   {authn.RoleAdmin},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

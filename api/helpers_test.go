@@ -27,6 +27,8 @@ import (
 	"github.com/toscana/sirm/internal/pgtest"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/linkage/linkagepg"
+	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/registry/registrypg"
 )
 
 // logSink collects every log line of every server this package's tests
@@ -120,6 +122,31 @@ type testEnv struct {
 	srv   *Server
 	key   ed25519.PrivateKey
 	store *auditpg.Store
+	// clock is the registry's clock: the real time until a test sets it.
+	clock *testClock
+}
+
+// testClock is a settable clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the time set, or the real time when none is.
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t.IsZero() {
+		return time.Now()
+	}
+	return c.t
+}
+
+// Set sets the time Now returns.
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }
 
 // newTestEnv builds a server on a fresh database, with a development
@@ -149,7 +176,11 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 		BloomKey:     testBloomKey,
 	})
 	require.NoError(t, err)
+	clock := &testClock{}
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Now: clock.Now})
+	require.NoError(t, err)
 	opts := Options{
+		Registry: reg,
 		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
 		Audit:    audit.NewService(store),
 		Linkage:  lk,
@@ -159,7 +190,7 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	for _, f := range mod {
 		f(&opts)
 	}
-	return &testEnv{srv: New(opts), key: key, store: store, db: db, prf: prf}
+	return &testEnv{srv: New(opts), key: key, store: store, db: db, prf: prf, clock: clock}
 }
 
 func (e *testEnv) token(t testing.TB, role authn.Role, org string) string {

@@ -198,7 +198,7 @@ func (s *Server) authorize(action Action) gin.HandlerFunc {
 func (s *Server) auditTrail(action Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Next()
-		if !policy[action].personLevel || c.GetBool(ctxAudited) {
+		if r := policy[action]; !(r.personLevel || r.write) || c.GetBool(ctxAudited) {
 			return
 		}
 		status := c.Writer.Status()
@@ -207,7 +207,11 @@ func (s *Server) auditTrail(action Action) gin.HandlerFunc {
 			status = p.Status
 		}
 		outcome := audit.OutcomeAllowed
-		if status >= 400 {
+		switch {
+		case status == http.StatusForbidden:
+			// Denied by the handler (a facility that is not the caller's).
+			outcome = audit.OutcomeDenied
+		case status >= 400:
 			outcome = audit.OutcomeFailed
 		}
 		s.record(c, action, outcome, status)
@@ -246,6 +250,9 @@ func objectType(a Action) string {
 		return "audit_log"
 	case ActionTokensResolve, ActionTokensLookup, ActionTokensRead:
 		return "person"
+	case ActionFacilitiesCreate, ActionFacilitiesUpdate, ActionFacilitiesSubmit, ActionFacilitiesReturn,
+		ActionFacilitiesApprove, ActionFacilitiesSuspend, ActionFacilitiesReopen, ActionFacilitiesClose:
+		return "facility"
 	}
 	return ""
 }

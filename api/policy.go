@@ -20,6 +20,19 @@ const (
 
 	ActionOPRFPublicKey Action = "oprf.public_key"
 	ActionOPRFEvaluate  Action = "oprf.evaluate"
+
+	ActionFacilitiesList    Action = "registry.facilities.list"
+	ActionFacilitiesRead    Action = "registry.facilities.read"
+	ActionFacilitiesHistory Action = "registry.facilities.history"
+	ActionFacilitiesCreate  Action = "registry.facilities.create"
+	ActionFacilitiesUpdate  Action = "registry.facilities.update"
+	ActionFacilitiesSubmit  Action = "registry.facilities.submit"
+	ActionFacilitiesReturn  Action = "registry.facilities.return"
+	ActionFacilitiesApprove Action = "registry.facilities.approve"
+	ActionFacilitiesSuspend Action = "registry.facilities.suspend"
+	ActionFacilitiesReopen  Action = "registry.facilities.reopen"
+	ActionFacilitiesClose   Action = "registry.facilities.close"
+	ActionRegistryCodeLists Action = "registry.code_lists.read"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -41,6 +54,9 @@ type rule struct {
 	// log itself: each request is written to the audit log, whatever its
 	// outcome.
 	personLevel bool
+	// write marks actions that change the registry: a success is audited
+	// in the change's own transaction, and any other outcome after it.
+	write bool
 }
 
 // policy is the whole access policy of sirm, DESIGN.md's role table in
@@ -65,7 +81,35 @@ var policy = map[Action]rule{
 	// count) and counted against a daily quota.
 	ActionOPRFPublicKey: {grants: operators},
 	ActionOPRFEvaluate:  {grants: operators, personLevel: true},
+
+	// The registry (ASSO). Facilities are not person-level data: reads
+	// are not audited, every write is. Readers other than the Region see
+	// active facilities; a facility operator also sees, edits and submits
+	// its own (its org is the facility's regional code or draft
+	// reference: the service checks it, as ScopeOwnOrg says); the Region
+	// decides.
+	ActionFacilitiesList:    {grants: registryReaders},
+	ActionFacilitiesRead:    {grants: registryReaders},
+	ActionFacilitiesHistory: {grants: registryReaders},
+	ActionRegistryCodeLists: {grants: registryReaders},
+	ActionFacilitiesCreate:  {grants: registryEditors, write: true},
+	ActionFacilitiesUpdate:  {grants: registryEditors, write: true},
+	ActionFacilitiesSubmit:  {grants: registryEditors, write: true},
+	ActionFacilitiesReturn:  {grants: region, write: true},
+	ActionFacilitiesApprove: {grants: region, write: true},
+	ActionFacilitiesSuspend: {grants: region, write: true},
+	ActionFacilitiesReopen:  {grants: region, write: true},
+	ActionFacilitiesClose:   {grants: region, write: true},
 }
+
+var registryReaders = map[authn.Role]Scope{
+	authn.RoleServiceOperator: ScopeAny, authn.RoleFacilityOperator: ScopeAny,
+	authn.RoleRegionAnalyst: ScopeAny, authn.RoleAdmin: ScopeAny,
+}
+
+var registryEditors = map[authn.Role]Scope{authn.RoleFacilityOperator: ScopeOwnOrg, authn.RoleAdmin: ScopeAny}
+
+var region = map[authn.Role]Scope{authn.RoleAdmin: ScopeAny}
 
 var operators = map[authn.Role]Scope{authn.RoleServiceOperator: ScopeOwnOrg, authn.RoleFacilityOperator: ScopeOwnOrg}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/registry"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -80,6 +81,7 @@ var errorCodes = []struct {
 }{
 	{authn.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Unauthenticated", "a valid bearer token is required"},
 	{linkage.ErrNotFound, http.StatusNotFound, "not-found", "Not found", "no minor matches"},
+	{registry.ErrNotFound, http.StatusNotFound, "not-found", "Not found", "no such facility"},
 }
 
 // toProblem converts err to the problem sent to the client, and reports

@@ -19,6 +19,7 @@ import (
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/registry"
 )
 
 func init() {
@@ -42,6 +43,7 @@ type Options struct {
 	Logger   *slog.Logger
 	Audit    *audit.Service
 	Linkage  *linkage.Service
+	Registry *registry.Service
 	Verifier authn.Verifier
 	// Checks are the dependencies /status and /readyz report, by name
 	// ("database", "keys").
@@ -64,6 +66,7 @@ type Server struct {
 	log      *slog.Logger
 	audit    *audit.Service
 	linkage  *linkage.Service
+	registry *registry.Service
 	verifier authn.Verifier
 	engine   *gin.Engine
 	routes   map[routeKey]routeInfo
@@ -94,6 +97,7 @@ func New(opts Options) *Server {
 		log:      opts.Logger,
 		audit:    opts.Audit,
 		linkage:  opts.Linkage,
+		registry: opts.Registry,
 		verifier: opts.Verifier,
 		routes:   map[routeKey]routeInfo{},
 		limiter:  newLimiter(opts.RatePerSecond, opts.RateBurst),
@@ -119,6 +123,9 @@ func New(opts Options) *Server {
 		s.linkageRoutes(authed)
 	}
 	s.oprfRoutes(authed)
+	if s.registry != nil {
+		s.registryRoutes(authed)
+	}
 	return s
 }
 

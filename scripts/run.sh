@@ -20,6 +20,9 @@ trap cleanup EXIT INT TERM
 
 "$SIRM" migrate
 "$SIRM" keys init >/dev/null
+# A demo registry of facilities, once: the command does nothing when the
+# registry already holds facilities.
+echo "Registry: $("$SIRM" demo facilities | sed -n 1p)"
 LISTEN=${SIRM_LISTEN:-127.0.0.1:8080}
 
 echo
@@ -29,11 +32,14 @@ for role in service_operator facility_operator region_analyst data_steward audit
   tok=$("$SIRM" dev-token --role "$role" --org "${ORG[$role]}")
   printf '  %-18s %s\n' "$role" "$tok"
   [ "$role" = auditor ] && AUDITOR=$tok
+  [ "$role" = region_analyst ] && ANALYST=$tok
 done
 mkdir -p "$SIRM_DATA_DIR"
 echo "$AUDITOR" >"$SIRM_DATA_DIR/auditor.jwt"
+echo "$ANALYST" >"$SIRM_DATA_DIR/analyst.jwt"
 echo
 echo "Try:  curl -s -H \"Authorization: Bearer \$(cat .data/auditor.jwt)\" http://$LISTEN/v1/audit/verify"
+echo "      curl -s -H \"Authorization: Bearer \$(cat .data/analyst.jwt)\" 'http://$LISTEN/v1/facilities?zone=FIORENTINA&limit=5'"
 echo "      curl -s http://$LISTEN/status"
 echo
 

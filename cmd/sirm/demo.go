@@ -16,6 +16,7 @@ const demoUsage = `Usage: sirm demo <kind> [flags]
 Generate fictitious data for trials, tests and benchmarks.
 
   identities  identities of minors as CSV, the input of 'sirm tokenize'
+  facilities  a registry of residential facilities, loaded into the database
 
 Run 'sirm demo <kind> --help' for its settings.
 `
@@ -23,6 +24,7 @@ Run 'sirm demo <kind> --help' for its settings.
 // demoCommands are the kinds of data `sirm demo` generates.
 var demoCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"identities": runDemoIdentities,
+	"facilities": runDemoFacilities,
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

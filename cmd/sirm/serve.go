@@ -13,6 +13,8 @@ import (
 	"github.com/toscana/sirm/audit/auditpg"
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/internal/pgdb"
+	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/registry/registrypg"
 	"github.com/toscana/sirm/vaultcfg"
 )
 
@@ -67,6 +69,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db})
+	if err != nil {
+		return err
+	}
+
 	var verifier authn.Verifier
 	if c.OIDCIssuer != "" {
 		if verifier, err = authn.NewOIDCVerifier(ctx, c.OIDCIssuer, c.OIDCAudience); err != nil {
@@ -84,6 +91,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger:   log,
 		Audit:    audit.NewService(auditpg.New(db)),
 		Linkage:  lk,
+		Registry: reg,
 		Verifier: verifier,
 		Checks: map[string]api.Checker{
 			"database": api.CheckFunc(db.Ping),
