@@ -113,6 +113,9 @@ func (s *Service) checkRecord(fe *fieldErrors, prefix string, rec *sinba.Record)
 	rec.IDBeneficiario = "-" // the file has no token: only the checks of the rest apply
 	err := rec.Validate(s.now())
 	rec.IDBeneficiario = ""
+	if rec.MotivazioneChiusuraCarico != nil || rec.SituazioneChiusuraCarico != nil {
+		fe.add(prefix+"motivazione_chiusura_carico", "set by closing the file, not among its attributes")
+	}
 	var ve *sinba.ValidationError
 	if errors.As(err, &ve) {
 		for _, v := range ve.Violations {
