@@ -388,6 +388,10 @@ func ParseDate(s string) (time.Time, error) {
 // in the transaction ctx carries when there is one. Implementations are
 // safe for concurrent use.
 type Store interface {
+	// Savepoint runs fn under a savepoint of the transaction ctx carries:
+	// when fn fails, what it wrote is rolled back and the transaction
+	// goes on.
+	Savepoint(ctx context.Context, fn func(ctx context.Context) error) error
 	// LockPerson takes a transaction-scoped lock on a (current) person, so
 	// that checks of its open records and the writes that follow them are
 	// serialised.

@@ -44,8 +44,8 @@ type TxRunner interface {
 }
 
 // Hook runs in the transaction of a change, after it is written, with the
-// person it is about; its error undoes the change. api writes the audit
-// event there.
+// person it is about as it now is (merges followed); its error undoes the
+// change. api writes the audit event there.
 type Hook func(ctx context.Context, p linkage.PersonID) error
 
 // Config configures a Service.
@@ -181,7 +181,7 @@ func (s *Service) OpenCase(ctx context.Context, a Actor, p linkage.PersonID, ope
 		if err != nil {
 			return err
 		}
-		return runHook(ctx, hook, p)
+		return runHook(ctx, hook, ms[0])
 	})
 	if err != nil {
 		return CaseFile{}, fmt.Errorf("open case file: %w", err)
@@ -768,27 +768,68 @@ func (s *Service) Conflicts(ctx context.Context, after int64, limit int) ([]Conf
 // linkage.ErrNotFound (or any error wrapping it) for an unknown token.
 type TokenResolver func(ctx context.Context, token string) (linkage.PersonID, error)
 
-// FlowSource yields the records of a flow one by one: the next record and
-// its 1-based index, io.EOF at the end, another error when the flow cannot
-// be read further.
+// RecordHook is the Hook of one record of a flow, with its 1-based index.
+type RecordHook func(ctx context.Context, index int, p linkage.PersonID) error
+
+// FlowSource yields the records of a flow one by one: the next record,
+// io.EOF at the end, another error when the flow cannot be read further.
 type FlowSource interface {
 	Next() (sinba.Record, error)
 }
 
+// flowChunk is how many records of a flow share one transaction: each
+// has its own savepoint, so a record that fails writes nothing while the
+// commit (and its WAL flush) is paid once per chunk, not per record.
+const flowChunk = 50
+
 // IngestFlow applies sender's flow nome, read from src, record by record:
-// each record in its own transaction (hook audits it there), so a failed
-// record writes nothing and the others go on. A flow already processed
-// returns its stored results and reads nothing more (replayed true).
-// When src fails before its end, the flow is forgotten (a corrected one
-// may be sent again with the same name) and the error is returned.
-// Errors: ErrFlowInProgress, src's.
-func (s *Service) IngestFlow(ctx context.Context, a Actor, nome string, src FlowSource, resolve TokenResolver, hook Hook) (results []RecordResult, replayed bool, err error) {
+// each record is validated on its own and applied under its own savepoint
+// (hook audits it there), so a failed record writes nothing and the others
+// go on; records are committed in chunks of flowChunk. A flow already
+// processed returns its stored results and reads nothing more (replayed
+// true). When src fails before its end, the flow is forgotten (a corrected
+// one may be sent again with the same name; the records already applied
+// then come out unchanged) and the error is returned. Errors:
+// ErrFlowInProgress, src's.
+func (s *Service) IngestFlow(ctx context.Context, a Actor, nome string, src FlowSource, resolve TokenResolver, hook RecordHook) (results []RecordResult, replayed bool, err error) {
 	stored, claimed, err := s.store.ClaimFlow(ctx, a.Org, nome)
 	if err != nil {
 		return nil, false, fmt.Errorf("flow %s: %w", nome, err)
 	}
 	if !claimed {
 		return stored, true, nil
+	}
+	var batch []preparedRecord
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		err := s.tx.WithTx(ctx, func(ctx context.Context) error {
+			for _, pr := range batch {
+				var res RecordResult
+				err := s.store.Savepoint(ctx, func(ctx context.Context) error {
+					var err error
+					res, err = s.applyRecord(ctx, a, pr, hook)
+					return err
+				})
+				if err != nil {
+					if ctx.Err() != nil {
+						return err
+					}
+					s.log.Error("sinba flow: apply record", "record", pr.index, "err", err.Error())
+					res = internalResult(pr.index)
+				}
+				results[pr.index-1] = res
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Error("sinba flow: commit records", "from", batch[0].index, "to", batch[len(batch)-1].index, "err", err.Error())
+			for _, pr := range batch {
+				results[pr.index-1] = internalResult(pr.index)
+			}
+		}
+		batch = batch[:0]
 	}
 	for i := 1; ; i++ {
 		rec, err := src.Next()
@@ -801,16 +842,36 @@ func (s *Service) IngestFlow(ctx context.Context, a Actor, nome string, src Flow
 			}
 			return nil, false, err
 		}
-		results = append(results, s.ingestRecord(ctx, a, i, rec, resolve, hook))
+		pr, res := s.prepareRecord(ctx, i, rec, resolve)
+		results = append(results, res)
+		if res.Outcome == "" {
+			batch = append(batch, pr)
+			if len(batch) == flowChunk {
+				flush()
+			}
+		}
 	}
+	flush()
 	if err := s.store.FinishFlow(ctx, a.Org, nome, results); err != nil {
 		return nil, false, fmt.Errorf("flow %s: %w", nome, err)
 	}
 	return results, false, nil
 }
 
-// ingestRecord creates, updates or leaves the file of one record.
-func (s *Service) ingestRecord(ctx context.Context, a Actor, i int, rec sinba.Record, resolve TokenResolver, hook Hook) RecordResult {
+func internalResult(i int) RecordResult {
+	return RecordResult{Index: i, Outcome: OutcomeError, Errors: []FieldError{{"", "internal error; the record was not applied"}}}
+}
+
+// preparedRecord is a valid record with its person, waiting to be applied.
+type preparedRecord struct {
+	index  int
+	rec    sinba.Record
+	person linkage.PersonID
+}
+
+// prepareRecord validates rec and resolves its token; a result with an
+// Outcome is final (an error), an empty one means apply it.
+func (s *Service) prepareRecord(ctx context.Context, i int, rec sinba.Record, resolve TokenResolver) (preparedRecord, RecordResult) {
 	res := RecordResult{Index: i}
 	fail := func(fs ...FieldError) RecordResult {
 		res.Outcome, res.Errors = OutcomeError, fs
@@ -819,74 +880,77 @@ func (s *Service) ingestRecord(ctx context.Context, a Actor, i int, rec sinba.Re
 	if err := rec.Validate(s.now()); err != nil {
 		var ve *sinba.ValidationError
 		if !errors.As(err, &ve) {
-			return fail(FieldError{"", "invalid record"})
+			return preparedRecord{}, fail(FieldError{"", "invalid record"})
 		}
 		fs := make([]FieldError, len(ve.Violations))
 		for j, v := range ve.Violations {
 			fs[j] = FieldError{v.Field, v.Reason}
 		}
-		return fail(fs...)
+		return preparedRecord{}, fail(fs...)
 	}
 	p, err := resolve(ctx, rec.IDBeneficiario)
 	if err != nil {
 		if errors.Is(err, linkage.ErrNotFound) || errors.Is(err, linkage.ErrMalformed) {
-			return fail(FieldError{"IDBeneficiario", "not a token of the sender's domain"})
+			return preparedRecord{}, fail(FieldError{"IDBeneficiario", "not a token of the sender's domain"})
 		}
 		s.log.Error("sinba flow: resolve token", "record", i, "err", err.Error())
-		return fail(FieldError{"", "internal error; the record was not applied"})
+		return preparedRecord{}, internalResult(i)
 	}
 	rec.IDBeneficiario = ""
-	err = s.tx.WithTx(ctx, func(ctx context.Context) error {
-		ms, err := s.members(ctx, p)
-		if err != nil {
-			return err
-		}
-		if err := s.store.LockPerson(ctx, ms[0]); err != nil {
-			return err
-		}
-		cur, ok, err := s.openCaseIn(ctx, ms, a.Org)
-		if err != nil {
-			return err
-		}
-		closing := rec.MotivazioneChiusuraCarico != nil
-		today := s.Today()
-		switch {
-		case !ok:
-			c := CaseFile{Person: p, Zone: a.Org, Opened: today, Record: rec}
-			if t, ok := rec.DataPrimaSegnalazione.Time(); ok && !t.After(today) {
-				c.Opened = t
-			}
-			cur, err = s.store.InsertCaseFile(ctx, c, a.Subject)
-			if err != nil {
-				return err
-			}
-			res.Outcome = OutcomeCreated
-		case sameRecord(cur.Record, rec):
-			res.Case, res.Outcome = cur.ID, OutcomeUnchanged
-			return nil
-		default:
-			cur.Record = rec
-			res.Outcome = OutcomeUpdated
-		}
-		if closing {
-			cur.Closed, cur.Closure = today, Closure{Reason: *rec.MotivazioneChiusuraCarico}
-			if rec.SituazioneChiusuraCarico != nil {
-				cur.Closure.Situation = *rec.SituazioneChiusuraCarico
-			}
-		}
-		if res.Outcome == OutcomeUpdated || closing {
-			if cur, err = s.store.UpdateCaseFile(ctx, cur); err != nil {
-				return err
-			}
-		}
-		res.Case = cur.ID
-		return runHook(ctx, hook, p)
-	})
+	return preparedRecord{index: i, rec: rec, person: p}, res
+}
+
+// applyRecord creates, updates or leaves the case file of one record, in
+// the transaction ctx carries.
+func (s *Service) applyRecord(ctx context.Context, a Actor, pr preparedRecord, hook RecordHook) (RecordResult, error) {
+	res := RecordResult{Index: pr.index}
+	rec, p := pr.rec, pr.person
+	ms, err := s.members(ctx, p)
 	if err != nil {
-		s.log.Error("sinba flow: apply record", "record", i, "err", err.Error())
-		return fail(FieldError{"", "internal error; the record was not applied"})
+		return res, err
 	}
-	return res
+	if err := s.store.LockPerson(ctx, ms[0]); err != nil {
+		return res, err
+	}
+	cur, ok, err := s.openCaseIn(ctx, ms, a.Org)
+	if err != nil {
+		return res, err
+	}
+	closing := rec.MotivazioneChiusuraCarico != nil
+	today := s.Today()
+	switch {
+	case !ok:
+		c := CaseFile{Person: p, Zone: a.Org, Opened: today, Record: rec}
+		if t, ok := rec.DataPrimaSegnalazione.Time(); ok && !t.After(today) {
+			c.Opened = t
+		}
+		if cur, err = s.store.InsertCaseFile(ctx, c, a.Subject); err != nil {
+			return res, err
+		}
+		res.Outcome = OutcomeCreated
+	case sameRecord(cur.Record, rec):
+		res.Case, res.Outcome = cur.ID, OutcomeUnchanged
+		return res, nil
+	default:
+		cur.Record = rec
+		res.Outcome = OutcomeUpdated
+	}
+	if closing {
+		cur.Closed, cur.Closure = today, Closure{Reason: *rec.MotivazioneChiusuraCarico}
+		if rec.SituazioneChiusuraCarico != nil {
+			cur.Closure.Situation = *rec.SituazioneChiusuraCarico
+		}
+	}
+	if res.Outcome == OutcomeUpdated || closing {
+		if cur, err = s.store.UpdateCaseFile(ctx, cur); err != nil {
+			return res, err
+		}
+	}
+	res.Case = cur.ID
+	if hook == nil {
+		return res, nil
+	}
+	return res, hook(ctx, pr.index, ms[0])
 }
 
 func sameRecord(a, b sinba.Record) bool {

@@ -32,6 +32,9 @@ import (
 // a stream: a 10 MB flow fits.
 const MaxFlowBytes = 16 << 20
 
+// flowDeadline bounds the time to receive and apply one flow.
+const flowDeadline = 15 * time.Minute
+
 // Event long-poll and page bounds.
 const (
 	maxEventWait   = 30 * time.Second
@@ -1081,6 +1084,11 @@ func syntaxProblem(se *sinba.SyntaxError) *httpError {
 }
 
 func (s *Server) submitFlow(c *gin.Context) {
+	// A flow is read while it is applied: the server's read and write
+	// timeouts, made for ordinary requests, would cut a 10 MB one short.
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetReadDeadline(time.Now().Add(flowDeadline))
+	_ = rc.SetWriteDeadline(time.Now().Add(flowDeadline))
 	mt := c.ContentType()
 	var rd *sinba.Reader
 	if mt == "application/json" {
@@ -1131,12 +1139,17 @@ func (s *Server) submitFlow(c *gin.Context) {
 		}
 		return s.linkage.PersonOf(ctx, p.Org, t)
 	}
-	var index int
-	hook := s.activityHook(c, ActionFlowsSubmit, http.StatusOK, "sinba_record", func() string {
-		return "flow:" + h.Nome + "#" + strconv.Itoa(index)
-	})
-	counting := &countingSource{rd: rd, n: &index}
-	results, replayed, err := s.activity.IngestFlow(c.Request.Context(), activityActor(p), h.Nome, counting, resolve, hook)
+	// The service hands the hook the current person already.
+	hook := func(ctx context.Context, index int, cur linkage.PersonID) error {
+		e := s.event(c, ActionFlowsSubmit, audit.OutcomeAllowed, http.StatusOK)
+		e.ObjectType, e.ObjectID, e.PersonRef = "sinba_record", "flow:"+h.Nome+"#"+strconv.Itoa(index), s.linkage.AuditRef(cur)
+		if _, err := s.audit.Append(ctx, e); err != nil {
+			return err
+		}
+		c.Set(ctxAudited, true)
+		return nil
+	}
+	results, replayed, err := s.activity.IngestFlow(c.Request.Context(), activityActor(p), h.Nome, rd, resolve, hook)
 	if err != nil {
 		_ = c.Error(activityProblem(flowErr(err)))
 		return
@@ -1152,19 +1165,4 @@ func (s *Server) submitFlow(c *gin.Context) {
 		resp.Results[i] = fr
 	}
 	c.JSON(http.StatusOK, resp)
-}
-
-// countingSource keeps the index of the record being applied, for the
-// audit events' object ids.
-type countingSource struct {
-	rd *sinba.Reader
-	n  *int
-}
-
-func (cs *countingSource) Next() (sinba.Record, error) {
-	r, err := cs.rd.Next()
-	if err == nil {
-		*cs.n = cs.rd.Index()
-	}
-	return r, err
 }

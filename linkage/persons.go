@@ -12,9 +12,10 @@ type PersonStore interface {
 	// PersonAttributes returns the stored attributes of p (as resolved,
 	// not followed through merges); ErrNotFound when p is unknown.
 	PersonAttributes(ctx context.Context, p PersonID) (Attributes, error)
-	// Members returns root and every person merged, directly or not,
-	// into it, root first; just root when nothing was merged into it.
-	Members(ctx context.Context, root PersonID) ([]PersonID, error)
+	// Members returns the person p now is (the root of its merges) and
+	// every person merged, directly or not, into it, root first;
+	// ErrNotFound when p is unknown.
+	Members(ctx context.Context, p PersonID) ([]PersonID, error)
 }
 
 func (s *Service) persons() (PersonStore, error) {
@@ -48,9 +49,5 @@ func (s *Service) Members(ctx context.Context, p PersonID) ([]PersonID, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur, err := s.CurrentPerson(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return ps.Members(ctx, cur)
+	return ps.Members(ctx, p)
 }

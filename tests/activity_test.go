@@ -170,3 +170,52 @@ func TestActivityIntegration(t *testing.T) {
 	r = in.get("/v1/audit/verify", auditor)
 	assert.Contains(t, string(r.body), `"ok":true`)
 }
+
+// TestActivityDemo: `sirm demo activity` seeds case files and stays on the
+// demo registry (once), occupancy comes live from them, and the README's
+// tour of case files and stays works on the seeded server.
+func TestActivityDemo(t *testing.T) {
+	in := newInstance(t)
+	in.start()
+	in.sirm("demo", "facilities")
+	out := in.sirm("demo", "activity", "-n", "80")
+	require.Contains(t, out, "loaded 80 demo case files and")
+	assert.Contains(t, in.sirm("demo", "activity"), "nothing loaded")
+
+	analyst := in.devToken("region_analyst", "REGIONE")
+	occupied, withGuests := 0, ""
+	for cursor := ""; ; {
+		r := in.get("/v1/facilities?limit=200&status=active"+cursor, analyst)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		var page struct {
+			Facilities []facility `json:"facilities"`
+			NextCursor string     `json:"next_cursor"`
+		}
+		r.json(t, &page)
+		for _, f := range page.Facilities {
+			require.NotNil(t, f.OccupiedPlaces)
+			assert.LessOrEqual(t, *f.OccupiedPlaces, f.AuthorisedPlaces, f.Code)
+			occupied += *f.OccupiedPlaces
+			if *f.OccupiedPlaces > 0 && withGuests == "" {
+				withGuests = f.Code
+			}
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = "&cursor=" + page.NextCursor
+	}
+	require.NotZero(t, occupied, "the demo admits minors")
+	r := in.get("/v1/admissions?status=open", in.devToken("facility_operator", withGuests))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var stays struct {
+		Stays []struct {
+			Facility string `json:"facility"`
+		} `json:"stays"`
+	}
+	r.json(t, &stays)
+	require.NotEmpty(t, stays.Stays)
+	assert.Equal(t, withGuests, stays.Stays[0].Facility)
+	r = in.get("/v1/audit/verify", in.devToken("auditor", "REGIONE"))
+	assert.Contains(t, string(r.body), `"ok":true`)
+}

@@ -97,6 +97,25 @@ func untext(s *string) string {
 	return *s
 }
 
+// Savepoint runs fn under a savepoint.
+func (s *Store) Savepoint(ctx context.Context, fn func(ctx context.Context) error) error {
+	if !pgdb.InTx(ctx) {
+		return errors.New("activitypg: a savepoint needs a transaction")
+	}
+	q := s.db.Q(ctx)
+	if _, err := q.Exec(ctx, `SAVEPOINT activity_record`); err != nil {
+		return interpret(err, "savepoint")
+	}
+	if err := fn(ctx); err != nil {
+		if _, rerr := q.Exec(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT activity_record`); rerr != nil {
+			return errors.Join(err, interpret(rerr, "rollback to savepoint"))
+		}
+		return err
+	}
+	_, err := q.Exec(ctx, `RELEASE SAVEPOINT activity_record`)
+	return interpret(err, "release savepoint")
+}
+
 // LockPerson takes an advisory lock for p until the transaction ends.
 func (s *Store) LockPerson(ctx context.Context, p linkage.PersonID) error {
 	_, err := s.db.Q(ctx).Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('activity.person:' || $1, 0))`, p.String())
@@ -129,7 +148,9 @@ func scanCase(row pgx.Row) (activity.CaseFile, error) {
 
 // CaseFiles returns the files of persons, newest first.
 func (s *Store) CaseFiles(ctx context.Context, persons []linkage.PersonID, withEntries bool) ([]activity.CaseFile, error) {
-	rows, err := s.db.Q(ctx).Query(ctx, `SELECT `+caseColumns+` FROM activity.case_files WHERE person_id = ANY($1) ORDER BY id DESC`, uuids(persons))
+	// id + 0: sorting by the primary key must not tempt the planner into
+	// walking it backwards instead of using the person index.
+	rows, err := s.db.Q(ctx).Query(ctx, `SELECT `+caseColumns+` FROM activity.case_files WHERE person_id = ANY($1) ORDER BY id + 0 DESC`, uuids(persons))
 	if err != nil {
 		return nil, interpret(err, "list case files")
 	}
@@ -274,7 +295,7 @@ func (s *Store) stays(ctx context.Context, q string, args ...any) ([]activity.St
 
 // Stays returns the stays of persons, newest first.
 func (s *Store) Stays(ctx context.Context, persons []linkage.PersonID) ([]activity.Stay, error) {
-	return s.stays(ctx, `SELECT `+stayColumns+` FROM activity.stays WHERE person_id = ANY($1) ORDER BY admitted_on DESC, id DESC`, uuids(persons))
+	return s.stays(ctx, `SELECT `+stayColumns+` FROM activity.stays WHERE person_id = ANY($1) ORDER BY admitted_on DESC, id + 0 DESC`, uuids(persons))
 }
 
 // FacilityStays lists a facility's stays.

@@ -28,18 +28,19 @@ func (s *Store) PersonAttributes(ctx context.Context, p linkage.PersonID) (linka
 	return a, nil
 }
 
-// membersSQL walks merged_into downwards from the root.
+// membersSQL finds the root of p's merges, then walks merged_into
+// downwards from it: one round trip.
 const membersSQL = `
 WITH RECURSIVE m(id, depth) AS (
-    SELECT $1::uuid, 0
+    SELECT id, 0 FROM linkage.persons WHERE id = linkage.current_person($1::uuid)
     UNION ALL
     SELECT p.id, m.depth + 1 FROM linkage.persons p JOIN m ON p.merged_into = m.id WHERE m.depth < 1000
 )
 SELECT id FROM m ORDER BY depth, id`
 
-// Members lists root and the persons merged into it.
-func (s *Store) Members(ctx context.Context, root linkage.PersonID) ([]linkage.PersonID, error) {
-	rows, err := s.db.Q(ctx).Query(ctx, membersSQL, personUUID(root))
+// Members lists the root of p's merges and the persons merged into it.
+func (s *Store) Members(ctx context.Context, p linkage.PersonID) ([]linkage.PersonID, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, membersSQL, personUUID(p))
 	if err != nil {
 		return nil, fmt.Errorf("list merged persons: %w", err)
 	}
@@ -50,6 +51,9 @@ func (s *Store) Members(ctx context.Context, root linkage.PersonID) ([]linkage.P
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list merged persons: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, linkage.ErrNotFound
 	}
 	return ids, nil
 }
