@@ -17,6 +17,7 @@ import (
 
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
+	"github.com/toscana/sirm/registry"
 )
 
 // facilityDoc is a valid POST /v1/facilities body; mod changes it.
@@ -488,6 +489,7 @@ func TestFacilitySearch(t *testing.T) {
 		{"cursor=abc", "cursor"},
 		{"as_of=2025-13-01", "as_of"},
 		{"as_of=2999-01-01", "as_of"},
+		{"as_of=" + time.Now().In(registry.Rome).AddDate(0, 0, 1).Format(time.DateOnly), "as_of"},
 		{"sort=name", "sort"},
 		{"zone=PISANA&zone=ELBA", "zone"},
 		{"q=" + strings.Repeat("a", 101), "q"},
@@ -577,4 +579,59 @@ func TestRegistryCodeLists(t *testing.T) {
 	assert.Len(t, r.Municipalities, 273)
 	assert.NotEmpty(t, r.Typologies)
 	assert.NotEmpty(t, r.LegalNatures)
+}
+
+// TestFacilityIdempotencyKey: a retried creation makes no second facility,
+// even when the retries arrive together; the key reused for another body
+// is a 422.
+func TestFacilityIdempotencyKey(t *testing.T) {
+	env := newTestEnv(t)
+	op := env.token(t, authn.RoleFacilityOperator, "NEW")
+	post := func(key string, doc map[string]any) *httptest.ResponseRecorder {
+		b, err := json.Marshal(doc)
+		require.NoError(t, err)
+		req := httptest.NewRequest(http.MethodPost, "/v1/facilities", strings.NewReader(string(b)))
+		req.Header.Set("Authorization", "Bearer "+op)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		w := httptest.NewRecorder()
+		env.srv.Handler().ServeHTTP(w, req)
+		return w
+	}
+	first := post("k-1", facilityDoc())
+	require.Equal(t, http.StatusCreated, first.Code, first.Body.String())
+	again := post("k-1", facilityDoc())
+	require.Equal(t, http.StatusCreated, again.Code, again.Body.String())
+	assert.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
+	assert.Equal(t, decodeFacility(t, first).DraftRef, decodeFacility(t, again).DraftRef)
+	assert.Equal(t, [2]int{1, 1}, registryCounts(t, env))
+
+	p := requireProblem(t, post("k-1", facilityDoc(func(m map[string]any) { m["name"] = "Altra" })), http.StatusUnprocessableEntity)
+	assert.Contains(t, p.Type, "idempotency-key-reused")
+	requireProblem(t, post(strings.Repeat("k", 256), facilityDoc()), http.StatusBadRequest)
+	assert.Equal(t, [2]int{1, 1}, registryCounts(t, env))
+
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		refs = map[string]int{}
+	)
+	for range 8 {
+		wg.Go(func() {
+			w := post("k-2", facilityDoc())
+			mu.Lock()
+			defer mu.Unlock()
+			if w.Code != http.StatusCreated {
+				refs[fmt.Sprintf("status %d", w.Code)]++
+				return
+			}
+			var f facilityResponse
+			if json.Unmarshal(w.Body.Bytes(), &f) == nil {
+				refs[f.DraftRef]++
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, refs, 1, "one facility for eight simultaneous requests with one key: %v", refs)
+	assert.Equal(t, [2]int{2, 2}, registryCounts(t, env))
 }

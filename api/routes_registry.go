@@ -3,10 +3,12 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -199,6 +201,10 @@ type facilityHistoryResponse struct {
 	Versions []facilityVersionResponse `json:"versions"`
 }
 
+// validIdempotencyKey bounds an Idempotency-Key to what a client may
+// reasonably send (a UUID, a hash, a counter).
+var validIdempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+
 func etag(f registry.Facility) string { return `"v` + strconv.Itoa(f.Version) + `"` }
 
 // visibility is what the principal may see of the registry.
@@ -238,6 +244,9 @@ func facilityProblem(err error) error {
 		return errForbidden(re.Error())
 	case errors.Is(err, registry.ErrNotOwner):
 		return errForbidden("a facility operator may change only its own facility")
+	case errors.Is(err, registry.ErrKeyReused):
+		return newError(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency key reused",
+			"this Idempotency-Key was used for a different request")
 	case errors.Is(err, registry.ErrStale):
 		return newError(http.StatusPreconditionFailed, "stale", "Precondition failed",
 			"the facility has changed since the version in If-Match: read it again")
@@ -283,8 +292,32 @@ func (s *Server) createFacility(c *gin.Context) {
 		return
 	}
 	p, _ := principal(c)
-	f, err := s.registry.Create(c.Request.Context(), actor(p), d, "", s.facilityEvent(c, ActionFacilitiesCreate, http.StatusCreated))
-	if err != nil {
+	hook := s.facilityEvent(c, ActionFacilitiesCreate, http.StatusCreated)
+	var f registry.Facility
+	if key := c.GetHeader("Idempotency-Key"); key != "" {
+		if !validIdempotencyKey.MatchString(key) {
+			_ = c.Error(errBadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters"))
+			return
+		}
+		// The hash of the decoded body: a retry that formats the same
+		// facility differently is still the same request.
+		canonical, err := json.Marshal(b)
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		sum := sha256.Sum256(canonical)
+		owner := string(p.Role) + "|" + p.Org + "|" + p.Subject
+		var replayed bool
+		f, replayed, err = s.registry.CreateOnce(c.Request.Context(), actor(p), owner, key, sum[:], d, hook)
+		if err != nil {
+			_ = c.Error(facilityProblem(err))
+			return
+		}
+		if replayed {
+			c.Header("Idempotent-Replayed", "true")
+		}
+	} else if f, err = s.registry.Create(c.Request.Context(), actor(p), d, "", hook); err != nil {
 		_ = c.Error(facilityProblem(err))
 		return
 	}
@@ -522,7 +555,7 @@ func (s *Server) parseFacilityQuery(c *gin.Context) (registry.Query, error) {
 		switch {
 		case err != nil:
 			bad = append(bad, FieldError{Field: "as_of", Reason: "must be a date YYYY-MM-DD"})
-		case d.After(time.Now().In(registry.Rome).AddDate(0, 0, 1)):
+		case d.Format(time.DateOnly) > time.Now().In(registry.Rome).Format(time.DateOnly):
 			bad = append(bad, FieldError{Field: "as_of", Reason: "must not be in the future"})
 		}
 		q.AsOf = d

@@ -250,6 +250,12 @@ var (
 	// ErrNotOwner is returned when a facility operator acts on a facility
 	// that is not its own.
 	ErrNotOwner = errors.New("not this operator's facility")
+	// ErrKeyUsed is returned by Store.ClaimKey when the caller has used
+	// the idempotency key before.
+	ErrKeyUsed = errors.New("idempotency key already used")
+	// ErrKeyReused is returned by CreateOnce when the idempotency key was
+	// used before for a different request.
+	ErrKeyReused = errors.New("idempotency key used for another request")
 )
 
 // ValidationError lists every bad field of a facility; it is returned

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,13 @@ type Store interface {
 	// Search returns the facilities q selects, by ascending ID, at most
 	// q.Limit.
 	Search(ctx context.Context, q Query, at time.Time) ([]Facility, error)
+	// ClaimKey records that owner's idempotency key made facility id, in
+	// the transaction ctx carries; it returns ErrKeyUsed when owner used
+	// key before (after waiting for a concurrent claim of it to end).
+	ClaimKey(ctx context.Context, owner, key string, hash []byte, id ID) error
+	// KeyedFacility returns the facility and request hash owner's key was
+	// claimed for, or ErrNotFound.
+	KeyedFacility(ctx context.Context, owner, key string) (ID, []byte, error)
 }
 
 // TxRunner runs fn in a transaction carried by its context (pgdb.DB).
@@ -167,6 +175,39 @@ func (s *Service) Create(ctx context.Context, a Actor, d Data, note string, hook
 		return Facility{}, fmt.Errorf("create facility: %w", err)
 	}
 	return f, nil
+}
+
+// CreateOnce is Create under an idempotency key: the first request with
+// owner's key creates the facility; a retry (same key, same hash of the
+// request) creates nothing and returns the facility as first created, with
+// replayed true, even when the two arrive together. The same key with
+// another hash is ErrKeyReused.
+func (s *Service) CreateOnce(ctx context.Context, a Actor, owner, key string, hash []byte, d Data, hook Hook) (f Facility, replayed bool, err error) {
+	withKey := func(ctx context.Context, f Facility) error {
+		if err := s.store.ClaimKey(ctx, owner, key, hash, f.ID); err != nil {
+			return err
+		}
+		if hook != nil {
+			return hook(ctx, f)
+		}
+		return nil
+	}
+	f, err = s.Create(ctx, a, d, "", withKey)
+	if !errors.Is(err, ErrKeyUsed) {
+		return f, false, err
+	}
+	id, h, err := s.store.KeyedFacility(ctx, owner, key)
+	if err != nil {
+		return Facility{}, false, fmt.Errorf("idempotency key: %w", err)
+	}
+	if !bytes.Equal(h, hash) {
+		return Facility{}, false, ErrKeyReused
+	}
+	vs, err := s.store.History(ctx, Ref{ID: id})
+	if err != nil {
+		return Facility{}, false, fmt.Errorf("idempotency key: %w", err)
+	}
+	return vs[0], true, nil
 }
 
 // Get returns the current version of the facility ref names, if v sees it;

@@ -101,16 +101,22 @@ func scan(row pgx.CollectableRow) (registry.Facility, error) {
 	return f, nil
 }
 
+// currentColumns are columns as read from facilities, which has no
+// valid_to: its row is the current version.
+var currentColumns = strings.Replace(prefixed("f"), "f.valid_to", "NULL::timestamptz", 1)
+
 // Insert implements registry.Store.
 func (s *Store) Insert(ctx context.Context, f registry.Facility) (registry.Facility, error) {
-	const insertFacility = `INSERT INTO registry.facilities (current_version, created_at) VALUES ($1, $2) RETURNING id`
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		q := s.db.Q(ctx)
 		var id int64
-		if err := q.QueryRow(ctx, insertFacility, f.Version, f.ValidFrom).Scan(&id); err != nil {
-			return fmt.Errorf("insert facility: %w", err)
+		if err := q.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('registry.facilities', 'facility_id'))`).Scan(&id); err != nil {
+			return fmt.Errorf("new facility id: %w", err)
 		}
 		f.ID = registry.ID(id)
+		if _, err := q.Exec(ctx, `INSERT INTO registry.facilities (`+currentInsert+`) VALUES (`+currentPlaceholders+`)`, currentValues(f)...); err != nil {
+			return fmt.Errorf("insert facility: %w", err)
+		}
 		if _, err := q.Exec(ctx, `INSERT INTO registry.facility_versions (`+columns+`) VALUES (`+placeholders+`)`, values(f)...); err != nil {
 			return fmt.Errorf("insert facility version: %w", err)
 		}
@@ -122,34 +128,49 @@ func (s *Store) Insert(ctx context.Context, f registry.Facility) (registry.Facil
 	return f, nil
 }
 
+// currentInsert, currentPlaceholders and currentValues are columns,
+// placeholders and values without valid_to, for facilities.
+var (
+	currentInsert       = strings.Replace(columns, "valid_to,", "", 1)
+	currentPlaceholders = placeholders[:strings.LastIndex(placeholders, ",")]
+)
+
+func currentValues(f registry.Facility) []any {
+	v := values(f)
+	i := validToIndex
+	return append(append([]any{}, v[:i]...), v[i+1:]...)
+}
+
+// validToIndex is the position of valid_to in columns.
+var validToIndex = func() int {
+	for i, c := range strings.Split(columns, ",") {
+		if strings.TrimSpace(c) == "valid_to" {
+			return i
+		}
+	}
+	panic("registrypg: no valid_to column")
+}()
+
 func refCondition(ref registry.Ref) (string, any) {
 	if ref.Code != "" {
 		return "f.code = $1", string(ref.Code)
 	}
-	return "f.id = $1", int64(ref.ID)
+	return "f.facility_id = $1", int64(ref.ID)
 }
 
-// Current implements registry.Store.
+// Current implements registry.Store. With lock, the facilities row stays
+// locked until the transaction ends: concurrent writers of one facility
+// queue there, and each reads the version its predecessor wrote.
 func (s *Store) Current(ctx context.Context, ref registry.Ref, lock bool) (registry.Facility, error) {
 	cond, arg := refCondition(ref)
+	sql := `SELECT ` + currentColumns + ` FROM registry.facilities f WHERE ` + cond
 	if lock {
 		if !pgdb.InTx(ctx) {
 			return registry.Facility{}, errors.New("lock a facility: no transaction in the context")
 		}
-		// Lock the facility's row first: concurrent writers queue here,
-		// and each then reads the version its predecessor wrote.
-		var id int64
-		err := s.db.Q(ctx).QueryRow(ctx, `SELECT f.id FROM registry.facilities f WHERE `+cond+` FOR UPDATE`, arg).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return registry.Facility{}, registry.ErrNotFound
-		}
-		if err != nil {
-			return registry.Facility{}, fmt.Errorf("lock facility: %w", err)
-		}
-		cond, arg = "f.id = $1", id
+		sql += ` FOR UPDATE`
 	}
-	rows, err := s.db.Q(ctx).Query(ctx, `SELECT `+prefixed("v")+` FROM registry.facilities f
-		JOIN registry.facility_versions v ON v.facility_id = f.id AND v.valid_to IS NULL WHERE `+cond, arg)
+	rows, err := s.db.Q(ctx).Query(ctx, sql, arg)
 	if err != nil {
 		return registry.Facility{}, fmt.Errorf("read facility: %w", err)
 	}
@@ -191,12 +212,20 @@ func (s *Store) Append(ctx context.Context, prev, next registry.Facility) error 
 			}
 			return fmt.Errorf("insert facility version: %w", err)
 		}
-		const setCurrent = `UPDATE registry.facilities SET current_version = $2, code = $3 WHERE id = $1`
-		if _, err := q.Exec(ctx, setCurrent, int64(next.ID), next.Version, nullCode(next.Code)); err != nil {
+		set := strings.Split(currentInsert, ",")
+		for i, c := range set {
+			set[i] = strings.TrimSpace(c) + " = $" + strconv.Itoa(i+1)
+		}
+		tag, err = q.Exec(ctx, `UPDATE registry.facilities SET `+strings.Join(set, ", ")+` WHERE facility_id = $1 AND version = `+
+			strconv.Itoa(prev.Version), currentValues(next)...)
+		if err != nil {
 			if pgdb.IsUniqueViolation(err) {
 				return fmt.Errorf("regional code %s is taken: %w", next.Code, err)
 			}
 			return fmt.Errorf("update facility: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return registry.ErrStale
 		}
 		return nil
 	})
@@ -216,7 +245,7 @@ func (s *Store) NextCode(ctx context.Context) (registry.Code, error) {
 func (s *Store) History(ctx context.Context, ref registry.Ref) ([]registry.Facility, error) {
 	cond, arg := refCondition(ref)
 	rows, err := s.db.Q(ctx).Query(ctx, `SELECT `+prefixed("v")+` FROM registry.facilities f
-		JOIN registry.facility_versions v ON v.facility_id = f.id WHERE `+cond+` ORDER BY v.version`, arg)
+		JOIN registry.facility_versions v ON v.facility_id = f.facility_id WHERE `+cond+` ORDER BY v.version`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read facility history: %w", err)
 	}
@@ -242,9 +271,15 @@ func (s *Store) Search(ctx context.Context, q registry.Query, at time.Time) ([]r
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if at.IsZero() {
-		where = append(where, "v.valid_to IS NULL")
-	} else {
+	// The current registry is the facilities table; the past is the
+	// versions in force just before at. Versions of one facility follow
+	// each other without overlap ([valid_from, valid_to] with each
+	// valid_to the next valid_from), so at most one matches: even a
+	// version that lasted no time (valid_from = valid_to) cannot, as it
+	// would need valid_from < at <= valid_to.
+	table, cols := "registry.facilities v", strings.Replace(prefixed("v"), "v.valid_to", "NULL::timestamptz", 1)
+	if !at.IsZero() {
+		table, cols = "registry.facility_versions v", prefixed("v")
 		p := arg(at)
 		where = append(where, "v.valid_from < "+p+" AND (v.valid_to IS NULL OR v.valid_to >= "+p+")")
 	}
@@ -279,15 +314,11 @@ func (s *Store) Search(ctx context.Context, q registry.Query, at time.Time) ([]r
 		}
 		where = append(where, "("+cond+")")
 	}
-	limit := arg(q.Limit)
-	sql := `SELECT ` + prefixed("v") + ` FROM registry.facility_versions v WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY v.facility_id LIMIT ` + limit
-	if !at.IsZero() {
-		// Versions made in the same instant share the boundary; the later
-		// one is the state at that instant.
-		sql = `SELECT DISTINCT ON (v.facility_id) ` + prefixed("v") + ` FROM registry.facility_versions v WHERE ` +
-			strings.Join(where, " AND ") + ` ORDER BY v.facility_id, v.version DESC LIMIT ` + limit
+	if len(where) == 0 {
+		where = append(where, "true")
 	}
+	sql := `SELECT ` + cols + ` FROM ` + table + ` WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY v.facility_id LIMIT ` + arg(q.Limit)
 	rows, err := s.db.Q(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search facilities: %w", err)
@@ -297,6 +328,35 @@ func (s *Store) Search(ctx context.Context, q registry.Query, at time.Time) ([]r
 		return nil, fmt.Errorf("search facilities: %w", err)
 	}
 	return fs, nil
+}
+
+// ClaimKey implements registry.Store.
+func (s *Store) ClaimKey(ctx context.Context, owner, key string, hash []byte, id registry.ID) error {
+	const claim = `INSERT INTO registry.idempotency_keys (owner, key, request_hash, facility_id) VALUES ($1, $2, $3, $4)`
+	if _, err := s.db.Q(ctx).Exec(ctx, claim, owner, key, hash, int64(id)); err != nil {
+		if pgdb.IsUniqueViolation(err) {
+			return registry.ErrKeyUsed
+		}
+		return fmt.Errorf("claim idempotency key: %w", err)
+	}
+	return nil
+}
+
+// KeyedFacility implements registry.Store.
+func (s *Store) KeyedFacility(ctx context.Context, owner, key string) (registry.ID, []byte, error) {
+	var (
+		id   int64
+		hash []byte
+	)
+	err := s.db.Q(ctx).QueryRow(ctx, `SELECT facility_id, request_hash FROM registry.idempotency_keys WHERE owner = $1 AND key = $2`,
+		owner, key).Scan(&id, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, registry.ErrNotFound
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	return registry.ID(id), hash, nil
 }
 
 func escapeLike(s string) string {
