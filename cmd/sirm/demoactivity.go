@@ -154,6 +154,13 @@ func runDemoActivity(ctx context.Context, args []string, stdout, stderr io.Write
 	var files, stays, discharged, skipped int
 	for i, m := range ms {
 		f := facilities[rng.IntN(len(facilities))]
+		// The first minors stay in the first active facility (ASSO-000001
+		// in the demo registry, whose operator make run gives a token), so
+		// that it has guests to show.
+		first := i < 3
+		if first {
+			f = facilities[0]
+		}
 		zone := f.Data.Zone
 		if rng.IntN(4) == 0 { // placed outside its own zone
 			zone = zones[rng.IntN(len(zones))].Code
@@ -179,7 +186,7 @@ func runDemoActivity(ctx context.Context, args []string, stdout, stderr io.Write
 				return fmt.Errorf("minor %d: intervention: %w", i+1, err)
 			}
 		}
-		if rng.IntN(100) >= 60 || occupied[f.ID] >= f.Data.AuthorisedPlaces {
+		if (rng.IntN(100) >= 60 && !first) || occupied[f.ID] >= f.Data.AuthorisedPlaces {
 			continue
 		}
 		org := string(f.Code)
@@ -211,7 +218,7 @@ func runDemoActivity(ctx context.Context, args []string, stdout, stderr io.Write
 				return fmt.Errorf("minor %d: activity: %w", i+1, err)
 			}
 		}
-		if days > 30 && rng.IntN(3) == 0 {
+		if days > 30 && rng.IntN(3) == 0 && !first {
 			on := admitted.AddDate(0, 0, 30+rng.IntN(days-29))
 			outcome := sinba.EsitoInserimentoStruttura(strconv.Itoa(1 + rng.IntN(9)))
 			if _, err := act.Discharge(ctx, fac, st.ID, on, outcome, hookOf("facility_operator", org, api.ActionAdmissionsDischarge, "stay")); err != nil {
