@@ -432,7 +432,8 @@ type Store interface {
 
 	// ClaimFlow records that sender's flow nome is being processed and
 	// returns (nil, true); when it was processed already it returns its
-	// results and false; ErrFlowInProgress when it is being processed.
+	// results and false; ErrFlowInProgress when it is being processed (a
+	// claim older than 30 minutes is stale and taken over).
 	ClaimFlow(ctx context.Context, sender, nome string) ([]RecordResult, bool, error)
 	// FinishFlow stores the results of a claimed flow.
 	FinishFlow(ctx context.Context, sender, nome string, results []RecordResult) error

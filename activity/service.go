@@ -303,7 +303,12 @@ func (s *Service) RequestTransfer(ctx context.Context, a Actor, id CaseID, to st
 	}
 	c, err := s.changeCase(ctx, a, id, hook, func(ctx context.Context, c *CaseFile) error {
 		c.TransferTo = to
-		return s.store.AppendEvents(ctx, []Event{{Zone: a.Org, Kind: EventTransferRequest, Case: c.ID, Date: s.Today(), Detail: map[string]string{"from_zone": a.Org, "to_zone": to}}})
+		// Both zones hear of it: the receiving one has a file to accept.
+		d := map[string]string{"from_zone": a.Org, "to_zone": to}
+		return s.store.AppendEvents(ctx, []Event{
+			{Zone: a.Org, Kind: EventTransferRequest, Case: c.ID, Date: s.Today(), Detail: d},
+			{Zone: to, Kind: EventTransferRequest, Case: c.ID, Date: s.Today(), Detail: d},
+		})
 	})
 	if err != nil {
 		return CaseFile{}, fmt.Errorf("transfer case file %d: %w", id, err)

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +20,6 @@ import (
 	"github.com/toscana/sirm/activity/sinba/sinbatest"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
-	"github.com/toscana/sirm/linkage"
 )
 
 // attrs returns valid SINBA attributes of an open file (no closure).
@@ -160,6 +161,8 @@ func TestCaseFiles(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.code, string(r.body))
 		w := env.do(t, http.MethodGet, "/v1/cases/"+id, other, nil)
 		require.Equal(t, http.StatusOK, w.Code, "the receiving zone sees the file it is asked to take")
+		w = env.do(t, http.MethodGet, "/v1/events", other, nil)
+		assert.Contains(t, w.Body.String(), `"kind":"transfer_requested","case_id":`+id, "and hears of it")
 		r = postJSON(t, env, "/v1/cases/"+id+"/accept", other, nil)
 		require.Equal(t, http.StatusOK, r.code, string(r.body))
 		var got caseResponse
@@ -574,4 +577,41 @@ func TestSinbaFlows(t *testing.T) {
 	})
 }
 
-var _ = linkage.ErrNotFound
+// TestConcurrentAdmissions: eight facilities admit the same minor at
+// once; exactly one stay is created, the others get 409.
+func TestConcurrentAdmissions(t *testing.T) {
+	env := newTestEnv(t)
+	const n = 8
+	codes := make([]string, n)
+	toks := make([]string, n)
+	for i := range codes {
+		codes[i] = activeFacility(t, env).Code
+		toks[i] = tokenFor(t, env, authn.RoleFacilityOperator, codes[i], minor()).Token
+	}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() {
+			b, _ := json.Marshal(map[string]any{"token": toks[i], "admission_date": daysAgo(1), "sending_zone": "FIORENTINA",
+				"form": "judicial", "with_parent": false, "msna": false})
+			req := httptest.NewRequest(http.MethodPost, "/v1/admissions", bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+env.token(t, authn.RoleFacilityOperator, codes[i]))
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			env.srv.Handler().ServeHTTP(w, req)
+			statuses[i] = w.Code
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		assert.Contains(t, []int{http.StatusCreated, http.StatusConflict}, s)
+		if s == http.StatusCreated {
+			created++
+		}
+	}
+	assert.Equal(t, 1, created, "statuses %v", statuses)
+	var open int
+	require.NoError(t, env.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.stays WHERE discharged_on IS NULL`).Scan(&open))
+	assert.Equal(t, 1, open)
+}

@@ -530,7 +530,12 @@ type storedResult struct {
 
 // ClaimFlow claims sender's flow nome, or returns its stored results.
 func (s *Store) ClaimFlow(ctx context.Context, sender, nome string) ([]activity.RecordResult, bool, error) {
-	tag, err := s.db.Q(ctx).Exec(ctx, `INSERT INTO activity.flows (sender, nome, state) VALUES ($1, $2, 'processing') ON CONFLICT DO NOTHING`, sender, nome)
+	// A claim left 'processing' longer than any flow may take (the server
+	// stopped mid-flow) is taken over, so the sender can send it again.
+	tag, err := s.db.Q(ctx).Exec(ctx, `
+INSERT INTO activity.flows (sender, nome, state) VALUES ($1, $2, 'processing')
+ON CONFLICT (sender, nome) DO UPDATE SET received_at = now()
+WHERE activity.flows.state = 'processing' AND activity.flows.received_at < now() - interval '30 minutes'`, sender, nome)
 	if err != nil {
 		return nil, false, interpret(err, "claim flow")
 	}
