@@ -385,45 +385,61 @@ func ParseDate(s string) (time.Time, error) {
 }
 
 // Store keeps case files, stays, events, conflicts and flows. Methods run
-// in the transaction ctx carries when there is one. Implementations are
-// safe for concurrent use.
+// in the transaction ctx carries when there is one (pgdb), and are safe
+// for concurrent use. Person ids are stored as given; callers pass every
+// id a person now has (Persons.Members). Unless said otherwise, errors
+// are the database's, wrapped.
 type Store interface {
 	// Savepoint runs fn under a savepoint of the transaction ctx carries:
 	// when fn fails, what it wrote is rolled back and the transaction
-	// goes on.
+	// goes on. It fails without a transaction.
 	Savepoint(ctx context.Context, fn func(ctx context.Context) error) error
 	// LockPerson takes a transaction-scoped lock on a (current) person, so
 	// that checks of its open records and the writes that follow them are
 	// serialised.
 	LockPerson(ctx context.Context, p linkage.PersonID) error
+
 	// CaseFiles returns the case files of persons, open or not, newest
 	// first, with their entries when withEntries.
 	CaseFiles(ctx context.Context, persons []linkage.PersonID, withEntries bool) ([]CaseFile, error)
 	// CaseFile returns one file with its entries; ErrNotFound. forUpdate
-	// locks its row.
+	// locks its row until the transaction ends.
 	CaseFile(ctx context.Context, id CaseID, forUpdate bool) (CaseFile, error)
+	// InsertCaseFile stores a new file and returns it with its ID;
+	// ErrOpenCase when the person id as stored has an open file in the
+	// zone already.
 	InsertCaseFile(ctx context.Context, c CaseFile, actor string) (CaseFile, error)
-	// UpdateCaseFile writes the record, zone, transfer and closure of c.
+	// UpdateCaseFile writes the record, zone, transfer and closure of c;
+	// ErrNotFound, ErrOpenCase (a transfer into a zone where the stored
+	// person id has an open file).
 	UpdateCaseFile(ctx context.Context, c CaseFile) (CaseFile, error)
+	// InsertEntry adds an entry to file id and returns it with its ID.
 	InsertEntry(ctx context.Context, id CaseID, e Entry, actor string) (Entry, error)
 
 	// Stays returns the stays of persons, newest first, with activities.
 	Stays(ctx context.Context, persons []linkage.PersonID) ([]Stay, error)
-	// Stay returns one stay with its activities; ErrNotFound.
+	// Stay returns one stay with its activities; ErrNotFound. forUpdate
+	// locks its row until the transaction ends.
 	Stay(ctx context.Context, id StayID, forUpdate bool) (Stay, error)
+	// InsertStay stores an admission and returns it with its ID;
+	// ErrOpenStay when the person id as stored has an open stay.
 	InsertStay(ctx context.Context, s Stay, actor string) (Stay, error)
+	// Discharge ends stay id on the date with the outcome.
 	Discharge(ctx context.Context, id StayID, on time.Time, outcome sinba.EsitoInserimentoStruttura) error
+	// InsertActivity adds an activity to stay id and returns it with its ID.
 	InsertActivity(ctx context.Context, id StayID, a StayActivity, actor string) (StayActivity, error)
 	// FacilityStays lists a facility's stays, open ones only when
-	// openOnly, newest first, after the cursor (0: from the newest).
+	// openOnly, newest first, with IDs below before (0: from the newest).
 	FacilityStays(ctx context.Context, f registry.ID, openOnly bool, before StayID, limit int) ([]Stay, error)
 	// OpenStays counts the open stays of a facility.
 	OpenStays(ctx context.Context, f registry.ID) (int, error)
 
+	// AppendEvents stores events; their Seq numbers commit in order.
 	AppendEvents(ctx context.Context, evs []Event) error
-	// Events returns up to limit events of zone with Seq > after.
+	// Events returns up to limit events of zone with Seq > after, in order.
 	Events(ctx context.Context, zone string, after int64, limit int) ([]Event, error)
 
+	// InsertConflict stores a conflict for the data steward.
 	InsertConflict(ctx context.Context, c Conflict) error
 	// ResolveConflicts marks the open conflicts of a merge resolved.
 	ResolveConflicts(ctx context.Context, mergeID int64, resolution string) error
