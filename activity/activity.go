@@ -413,6 +413,10 @@ type Store interface {
 	// ErrNotFound, ErrOpenCase (a transfer into a zone where the stored
 	// person id has an open file).
 	UpdateCaseFile(ctx context.Context, c CaseFile) (CaseFile, error)
+	// ZoneCaseFiles lists the files of zone (and those being transferred
+	// to it), open ones only when openOnly, newest first, with IDs below
+	// before (0: from the newest); without entries.
+	ZoneCaseFiles(ctx context.Context, zone string, openOnly bool, before CaseID, limit int) ([]CaseFile, error)
 	// InsertEntry adds an entry to file id and returns it with its ID.
 	InsertEntry(ctx context.Context, id CaseID, e Entry, actor string) (Entry, error)
 

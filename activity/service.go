@@ -216,6 +216,12 @@ func (s *Service) CaseFile(ctx context.Context, zone string, id CaseID) (CaseFil
 	return c, nil
 }
 
+// ZoneCaseFiles lists zone's case files (and those being transferred to
+// it), newest first, without entries.
+func (s *Service) ZoneCaseFiles(ctx context.Context, zone string, openOnly bool, before CaseID, limit int) ([]CaseFile, error) {
+	return s.store.ZoneCaseFiles(ctx, zone, openOnly, before, limit)
+}
+
 // changeCase runs change on file id of a's zone, locked, and writes the
 // result. Errors: ErrNotFound, ErrClosed and change's.
 func (s *Service) changeCase(ctx context.Context, a Actor, id CaseID, hook Hook, change func(ctx context.Context, c *CaseFile) error) (CaseFile, error) {

@@ -122,6 +122,17 @@ func TestCaseFiles(t *testing.T) {
 		}
 		assert.Equal(t, before, activityCounts(t, env), "a rejected request writes nothing")
 	})
+	t.Run("list", func(t *testing.T) {
+		w := env.do(t, http.MethodGet, "/v1/cases?status=open&limit=1", svc, nil)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		var page casePage
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &page))
+		require.Len(t, page.CaseFiles, 1)
+		assert.Equal(t, cf.ID, page.CaseFiles[0].ID)
+		w = env.do(t, http.MethodGet, "/v1/cases", other, nil)
+		assert.JSONEq(t, `{"case_files":[]}`, w.Body.String(), "another zone lists nothing of FIORENTINA's")
+		requireProblem(t, env.do(t, http.MethodGet, "/v1/cases?status=maybe", svc, nil), http.StatusBadRequest)
+	})
 	t.Run("anotherZone404", func(t *testing.T) {
 		requireProblem(t, env.do(t, http.MethodGet, "/v1/cases/"+id, other, nil), http.StatusNotFound)
 		requireProblem(t, postJSON(t, env, "/v1/cases/"+id+"/interventions", other, map[string]any{"code": "A2.02", "start_date": daysAgo(1)}).w, http.StatusNotFound)

@@ -54,6 +54,7 @@ var wantGrants = map[Action][]authn.Role{
 	ActionFacilitiesClose:   {authn.RoleAdmin},
 
 	ActionCasesCreate:         {authn.RoleServiceOperator},
+	ActionCasesList:           {authn.RoleServiceOperator},
 	ActionCasesRead:           {authn.RoleServiceOperator},
 	ActionCasesUpdate:         {authn.RoleServiceOperator},
 	ActionCasesTransfer:       {authn.RoleServiceOperator},

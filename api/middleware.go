@@ -257,7 +257,7 @@ func objectType(a Action) string {
 	case ActionFacilitiesCreate, ActionFacilitiesUpdate, ActionFacilitiesSubmit, ActionFacilitiesReturn,
 		ActionFacilitiesApprove, ActionFacilitiesSuspend, ActionFacilitiesReopen, ActionFacilitiesClose:
 		return "facility"
-	case ActionCasesCreate, ActionCasesRead, ActionCasesUpdate, ActionCasesTransfer, ActionCasesAccept, ActionCasesClose:
+	case ActionCasesCreate, ActionCasesList, ActionCasesRead, ActionCasesUpdate, ActionCasesTransfer, ActionCasesAccept, ActionCasesClose:
 		return "case_file"
 	case ActionAdmissionsCreate, ActionAdmissionsList, ActionAdmissionsRead, ActionAdmissionsDischarge, ActionAdmissionsActivity:
 		return "stay"

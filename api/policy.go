@@ -35,6 +35,7 @@ const (
 	ActionRegistryCodeLists Action = "registry.code_lists.read"
 
 	ActionCasesCreate         Action = "activity.cases.create"
+	ActionCasesList           Action = "activity.cases.list"
 	ActionCasesRead           Action = "activity.cases.read"
 	ActionCasesUpdate         Action = "activity.cases.update"
 	ActionCasesTransfer       Action = "activity.cases.transfer"
@@ -125,6 +126,7 @@ var policy = map[Action]rule{
 	// a service its files and the stays of a minor in its charge, a
 	// facility the SINBA summary and its own stays.
 	ActionCasesCreate:         {grants: services, personLevel: true, write: true},
+	ActionCasesList:           {grants: services, personLevel: true},
 	ActionCasesRead:           {grants: services, personLevel: true},
 	ActionCasesUpdate:         {grants: services, personLevel: true, write: true},
 	ActionCasesTransfer:       {grants: services, personLevel: true, write: true},

@@ -46,6 +46,7 @@ const (
 
 func (s *Server) activityRoutes(g *gin.RouterGroup) {
 	s.handle(g, http.MethodPost, "/cases", ActionCasesCreate, s.openCase)
+	s.handle(g, http.MethodGet, "/cases", ActionCasesList, s.listCases)
 	s.handle(g, http.MethodGet, "/cases/:id", ActionCasesRead, s.getCase)
 	s.handle(g, http.MethodPatch, "/cases/:id", ActionCasesUpdate, s.updateCase)
 	s.handle(g, http.MethodPost, "/cases/:id/interventions", ActionCasesUpdate, s.addEntry(activity.EntryIntervention))
@@ -377,6 +378,70 @@ func (s *Server) openCase(c *gin.Context) {
 	c.JSON(http.StatusCreated, toCaseResponse(cf))
 }
 
+type casePage struct {
+	CaseFiles  []caseResponse `json:"case_files"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// pageQuery reads status (open or all), cursor and limit.
+func pageQuery(c *gin.Context) (openOnly bool, before int64, limit int, err error) {
+	var bad []FieldError
+	limit = defaultEvents
+	for name := range c.Request.URL.Query() {
+		if name != "status" && name != "cursor" && name != "limit" {
+			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter"})
+		}
+	}
+	status := c.Query("status")
+	if status != "" && status != "open" && status != "all" {
+		bad = append(bad, FieldError{Field: "status", Reason: "must be open or all"})
+	}
+	if v := c.Query("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			bad = append(bad, FieldError{Field: "cursor", Reason: "not a cursor returned by this endpoint"})
+		}
+		before = n
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxStayPage {
+			bad = append(bad, FieldError{Field: "limit", Reason: "must be an integer from 1 to " + strconv.Itoa(maxStayPage)})
+		}
+		limit = n
+	}
+	if len(bad) > 0 {
+		return false, 0, 0, errBadRequest("invalid query parameters", bad...)
+	}
+	return status == "open", before, limit, nil
+}
+
+// listCases lists the files of the caller's zone (and those being
+// transferred to it), newest first, without entries: a file is read whole
+// by its id.
+func (s *Server) listCases(c *gin.Context) {
+	openOnly, before, limit, err := pageQuery(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	p, _ := principal(c)
+	cs, err := s.activity.ZoneCaseFiles(c.Request.Context(), p.Org, openOnly, activity.CaseID(before), limit+1)
+	if err != nil {
+		_ = c.Error(activityProblem(err))
+		return
+	}
+	resp := casePage{CaseFiles: []caseResponse{}}
+	for i, cf := range cs {
+		if i == limit {
+			resp.NextCursor = strconv.FormatInt(int64(cs[i-1].ID), 10)
+			break
+		}
+		resp.CaseFiles = append(resp.CaseFiles, toCaseResponse(cf))
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
 func (s *Server) getCase(c *gin.Context) {
 	id, err := idParam(c)
 	if err != nil {
@@ -672,40 +737,13 @@ type stayPage struct {
 // status=open), newest first. Listing names no minor: each stay is read
 // by its id, and that read is audited.
 func (s *Server) listStays(c *gin.Context) {
-	var (
-		bad    []FieldError
-		before int64
-		limit  = defaultEvents
-	)
-	for name := range c.Request.URL.Query() {
-		if name != "status" && name != "cursor" && name != "limit" {
-			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter"})
-		}
-	}
-	status := c.Query("status")
-	if status != "" && status != "open" && status != "all" {
-		bad = append(bad, FieldError{Field: "status", Reason: "must be open or all"})
-	}
-	if v := c.Query("cursor"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			bad = append(bad, FieldError{Field: "cursor", Reason: "not a cursor returned by this endpoint"})
-		}
-		before = n
-	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxStayPage {
-			bad = append(bad, FieldError{Field: "limit", Reason: "must be an integer from 1 to " + strconv.Itoa(maxStayPage)})
-		}
-		limit = n
-	}
-	if len(bad) > 0 {
-		_ = c.Error(errBadRequest("invalid query parameters", bad...))
+	openOnly, before, limit, err := pageQuery(c)
+	if err != nil {
+		_ = c.Error(err)
 		return
 	}
 	p, _ := principal(c)
-	sts, err := s.activity.FacilityStays(c.Request.Context(), p.Org, status == "open", activity.StayID(before), limit+1)
+	sts, err := s.activity.FacilityStays(c.Request.Context(), p.Org, openOnly, activity.StayID(before), limit+1)
 	if err != nil {
 		_ = c.Error(activityProblem(err))
 		return

@@ -28,6 +28,7 @@ CREATE TABLE activity.case_files (
 CREATE UNIQUE INDEX case_files_open_idx ON activity.case_files (person_id, zone) WHERE closed_on IS NULL;
 CREATE INDEX case_files_person_idx ON activity.case_files (person_id);
 CREATE INDEX case_files_zone_idx ON activity.case_files (zone, id);
+CREATE INDEX case_files_transfer_idx ON activity.case_files (transfer_to, id) WHERE transfer_to IS NOT NULL;
 
 -- Interventions (CodicePrestazione), foster-care periods and court
 -- measures of a case file: dated, coded, never free text.

@@ -168,6 +168,20 @@ func (s *Store) CaseFiles(ctx context.Context, persons []linkage.PersonID, withE
 	return cs, nil
 }
 
+// ZoneCaseFiles lists a zone's files.
+func (s *Store) ZoneCaseFiles(ctx context.Context, zone string, openOnly bool, before activity.CaseID, limit int) ([]activity.CaseFile, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.db.Q(ctx).Query(ctx, `SELECT `+caseColumns+` FROM activity.case_files
+WHERE (zone = $1 OR transfer_to = $1) AND id < $2 AND (NOT $3 OR closed_on IS NULL) ORDER BY id DESC LIMIT $4`, zone, before, openOnly, limit)
+	if err != nil {
+		return nil, interpret(err, "list case files")
+	}
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (activity.CaseFile, error) { return scanCase(r) })
+	return cs, interpret(err, "list case files")
+}
+
 // CaseFile returns one file with its entries.
 func (s *Store) CaseFile(ctx context.Context, id activity.CaseID, forUpdate bool) (activity.CaseFile, error) {
 	q := `SELECT ` + caseColumns + ` FROM activity.case_files WHERE id = $1`
