@@ -923,13 +923,34 @@ func (s *Service) applyRecord(ctx context.Context, a Actor, pr preparedRecord, h
 	if err := s.store.LockPerson(ctx, ms[0]); err != nil {
 		return res, err
 	}
-	cur, ok, err := s.openCaseIn(ctx, ms, a.Org)
+	cs, err := s.store.CaseFiles(ctx, ms, false) // newest first
 	if err != nil {
 		return res, err
+	}
+	var (
+		cur, latest CaseFile
+		ok          bool
+	)
+	for _, c := range cs {
+		if c.Zone != a.Org {
+			continue
+		}
+		if latest.ID == 0 {
+			latest = c
+		}
+		if c.Open() {
+			cur, ok = c, true
+			break
+		}
 	}
 	closing := rec.MotivazioneChiusuraCarico != nil
 	today := s.Today()
 	switch {
+	case !ok && closing && latest.ID != 0 && sameRecord(latest.Record, rec):
+		// The closing record of a file closed already, sent again in
+		// another flow: not a new file.
+		res.Case, res.Outcome = latest.ID, OutcomeUnchanged
+		return res, nil
 	case !ok:
 		c := CaseFile{Person: p, Zone: a.Org, Opened: today, Record: rec}
 		if t, ok := rec.DataPrimaSegnalazione.Time(); ok && !t.After(today) {

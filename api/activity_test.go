@@ -550,6 +550,24 @@ func TestSinbaFlows(t *testing.T) {
 	assert.Equal(t, "updated", again.Results[0].Outcome)
 	assert.Equal(t, first.Results[0].CaseID, again.Results[0].CaseID)
 
+	t.Run("closingRecordSentAgain", func(t *testing.T) {
+		other := map[string]any{"surname": "Conti", "given_names": "Elia", "birth_date": "2010-05-06", "sex": "M", "birth_place": "G702", "citizenship": "380"}
+		closing := sinbatest.Record(rng, tokenFor(t, env, authn.RoleServiceOperator, "FIORENTINA", other).Token, now)
+		reason := sinba.MotivazioneChiusuraCarico("3")
+		closing.MotivazioneChiusuraCarico = &reason
+		var res flowResponse
+		r := post(flowXML(t, "FLUSSO-C1", []sinba.Record{closing}), "application/xml")
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		r.json(t, &res)
+		require.Equal(t, "created", res.Results[0].Outcome)
+		w := env.do(t, http.MethodGet, "/v1/cases/"+strconv.FormatInt(res.Results[0].CaseID, 10), svc, nil)
+		assert.Contains(t, w.Body.String(), `"status":"closed"`)
+		before := activityCounts(t, env)
+		r = post(flowXML(t, "FLUSSO-C2", []sinba.Record{closing}), "application/xml")
+		r.json(t, &res)
+		assert.Equal(t, "unchanged", res.Results[0].Outcome, "a closed file is not opened again by its own closing record")
+		assert.Equal(t, before, activityCounts(t, env))
+	})
 	t.Run("malformed400", func(t *testing.T) {
 		bad := bytes.Replace(flowXML(t, "FLUSSO-4", []sinba.Record{good}), []byte("<SINBA "), []byte("<SINBA <"), 1)
 		r := post(bad, "application/xml")
