@@ -659,10 +659,14 @@ func toActivityResponse(a activity.StayActivity) activityResponse {
 
 // facilityName returns the regional code (or draft reference) of f.
 func (s *Server) facilityName(ctx context.Context, f registry.ID) string {
+	if code, ok := s.facilityCodes.Load(f); ok {
+		return code.(string)
+	}
 	fac, err := s.registry.Get(ctx, registry.Ref{ID: f}, registry.Visibility{All: true})
 	if err != nil || fac.Code == "" {
 		return f.DraftRef()
 	}
+	s.facilityCodes.Store(f, string(fac.Code))
 	return string(fac.Code)
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +78,9 @@ type Server struct {
 	routes   map[routeKey]routeInfo
 	limiter  *limiter
 	draining atomic.Bool
+	// facilityCodes caches registry.ID → regional code: a code, once
+	// given on approval, never changes.
+	facilityCodes sync.Map
 }
 
 type routeKey struct{ method, path string }
