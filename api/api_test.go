@@ -52,6 +52,24 @@ var wantGrants = map[Action][]authn.Role{
 	ActionFacilitiesSuspend: {authn.RoleAdmin},
 	ActionFacilitiesReopen:  {authn.RoleAdmin},
 	ActionFacilitiesClose:   {authn.RoleAdmin},
+
+	ActionCasesCreate:         {authn.RoleServiceOperator},
+	ActionCasesList:           {authn.RoleServiceOperator},
+	ActionCasesRead:           {authn.RoleServiceOperator},
+	ActionCasesUpdate:         {authn.RoleServiceOperator},
+	ActionCasesTransfer:       {authn.RoleServiceOperator},
+	ActionCasesAccept:         {authn.RoleServiceOperator},
+	ActionCasesClose:          {authn.RoleServiceOperator},
+	ActionFlowsSubmit:         {authn.RoleServiceOperator},
+	ActionEventsList:          {authn.RoleServiceOperator},
+	ActionAdmissionsCreate:    {authn.RoleFacilityOperator},
+	ActionAdmissionsList:      {authn.RoleFacilityOperator},
+	ActionAdmissionsRead:      {authn.RoleFacilityOperator},
+	ActionAdmissionsDischarge: {authn.RoleFacilityOperator},
+	ActionAdmissionsActivity:  {authn.RoleFacilityOperator},
+	ActionMinorsRead:          {authn.RoleServiceOperator, authn.RoleFacilityOperator},
+	ActionActivityCodeLists:   {authn.RoleServiceOperator, authn.RoleFacilityOperator},
+	ActionConflictsList:       {authn.RoleDataSteward},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

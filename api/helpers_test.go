@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/toscana/sirm/activity"
+	"github.com/toscana/sirm/activity/activitypg"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/audit/auditpg"
 	"github.com/toscana/sirm/internal/authn"
@@ -177,10 +179,15 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	})
 	require.NoError(t, err)
 	clock := &testClock{}
-	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Now: clock.Now})
+	acts := activitypg.New(db)
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Now: clock.Now, Occupancy: acts})
+	require.NoError(t, err)
+	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: ActivityFacilities(reg),
+		Zone: ActivityZones(reg), Now: clock.Now})
 	require.NoError(t, err)
 	opts := Options{
 		Registry: reg,
+		Activity: act,
 		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
 		Audit:    audit.NewService(store),
 		Linkage:  lk,

@@ -120,13 +120,17 @@ func securityHeaders(c *gin.Context) {
 }
 
 func (s *Server) bodyLimit(c *gin.Context) {
-	if c.Request.ContentLength > s.opts.MaxBodyBytes {
-		_ = c.Error(&http.MaxBytesError{Limit: s.opts.MaxBodyBytes})
+	limit := s.opts.MaxBodyBytes
+	if info, ok := s.routes[routeKey{c.Request.Method, c.FullPath()}]; ok && info.maxBody > 0 {
+		limit = info.maxBody
+	}
+	if c.Request.ContentLength > limit {
+		_ = c.Error(&http.MaxBytesError{Limit: limit})
 		c.Abort()
 		return
 	}
 	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBodyBytes)
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	}
 	c.Next()
 }
@@ -253,6 +257,18 @@ func objectType(a Action) string {
 	case ActionFacilitiesCreate, ActionFacilitiesUpdate, ActionFacilitiesSubmit, ActionFacilitiesReturn,
 		ActionFacilitiesApprove, ActionFacilitiesSuspend, ActionFacilitiesReopen, ActionFacilitiesClose:
 		return "facility"
+	case ActionCasesCreate, ActionCasesList, ActionCasesRead, ActionCasesUpdate, ActionCasesTransfer, ActionCasesAccept, ActionCasesClose:
+		return "case_file"
+	case ActionAdmissionsCreate, ActionAdmissionsList, ActionAdmissionsRead, ActionAdmissionsDischarge, ActionAdmissionsActivity:
+		return "stay"
+	case ActionMinorsRead:
+		return "person"
+	case ActionEventsList:
+		return "activity_events"
+	case ActionFlowsSubmit:
+		return "sinba_flow"
+	case ActionConflictsList:
+		return "activity_conflicts"
 	}
 	return ""
 }

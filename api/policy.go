@@ -33,6 +33,24 @@ const (
 	ActionFacilitiesReopen  Action = "registry.facilities.reopen"
 	ActionFacilitiesClose   Action = "registry.facilities.close"
 	ActionRegistryCodeLists Action = "registry.code_lists.read"
+
+	ActionCasesCreate         Action = "activity.cases.create"
+	ActionCasesList           Action = "activity.cases.list"
+	ActionCasesRead           Action = "activity.cases.read"
+	ActionCasesUpdate         Action = "activity.cases.update"
+	ActionCasesTransfer       Action = "activity.cases.transfer"
+	ActionCasesAccept         Action = "activity.cases.accept"
+	ActionCasesClose          Action = "activity.cases.close"
+	ActionAdmissionsCreate    Action = "activity.admissions.create"
+	ActionAdmissionsList      Action = "activity.admissions.list"
+	ActionAdmissionsRead      Action = "activity.admissions.read"
+	ActionAdmissionsDischarge Action = "activity.admissions.discharge"
+	ActionAdmissionsActivity  Action = "activity.admissions.activity"
+	ActionMinorsRead          Action = "activity.minors.read"
+	ActionEventsList          Action = "activity.events.list"
+	ActionConflictsList       Action = "activity.conflicts.list"
+	ActionActivityCodeLists   Action = "activity.code_lists.read"
+	ActionFlowsSubmit         Action = "activity.sinba_flows.submit"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -100,7 +118,36 @@ var policy = map[Action]rule{
 	ActionFacilitiesSuspend: {grants: region, write: true},
 	ActionFacilitiesReopen:  {grants: region, write: true},
 	ActionFacilitiesClose:   {grants: region, write: true},
+
+	// Activity (SINBA and ASMI). Everything is person-level. A service
+	// acts on the case files of its zone (the service compares the file's
+	// zone with the org; another zone's file is 404), a facility on the
+	// stays in its own facility. The minor's view is each operator's own:
+	// a service its files and the stays of a minor in its charge, a
+	// facility the SINBA summary and its own stays.
+	ActionCasesCreate:         {grants: services, personLevel: true, write: true},
+	ActionCasesList:           {grants: services, personLevel: true},
+	ActionCasesRead:           {grants: services, personLevel: true},
+	ActionCasesUpdate:         {grants: services, personLevel: true, write: true},
+	ActionCasesTransfer:       {grants: services, personLevel: true, write: true},
+	ActionCasesAccept:         {grants: services, personLevel: true, write: true},
+	ActionCasesClose:          {grants: services, personLevel: true, write: true},
+	ActionFlowsSubmit:         {grants: services, personLevel: true, write: true},
+	ActionEventsList:          {grants: services, personLevel: true},
+	ActionAdmissionsCreate:    {grants: facilities, personLevel: true, write: true},
+	ActionAdmissionsList:      {grants: facilities, personLevel: true},
+	ActionAdmissionsRead:      {grants: facilities, personLevel: true},
+	ActionAdmissionsDischarge: {grants: facilities, personLevel: true, write: true},
+	ActionAdmissionsActivity:  {grants: facilities, personLevel: true, write: true},
+	ActionMinorsRead:          {grants: operators, personLevel: true},
+	ActionActivityCodeLists:   {grants: operators},
+	// Merge conflicts name records by id only.
+	ActionConflictsList: {grants: stewards, personLevel: true},
 }
+
+var services = map[authn.Role]Scope{authn.RoleServiceOperator: ScopeOwnOrg}
+
+var facilities = map[authn.Role]Scope{authn.RoleFacilityOperator: ScopeOwnOrg}
 
 var registryReaders = map[authn.Role]Scope{
 	authn.RoleServiceOperator: ScopeAny, authn.RoleFacilityOperator: ScopeAny,

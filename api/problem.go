@@ -20,6 +20,9 @@ type Problem struct {
 	Detail    string       `json:"detail,omitempty"`
 	RequestID string       `json:"request_id,omitempty"`
 	Errors    []FieldError `json:"errors,omitempty"`
+	// Line and Column locate a syntax error in an XML body (1-based).
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
 }
 
 // FieldError names one bad field of a request and why it is bad.
@@ -41,6 +44,8 @@ type httpError struct {
 	detail string
 	fields []FieldError
 	header map[string]string
+	// line and column locate a syntax error in the body, when known.
+	line, column int
 }
 
 func (e *httpError) Error() string {
@@ -89,7 +94,8 @@ var errorCodes = []struct {
 func toProblem(err error) (p Problem, hdr map[string]string, internal bool) {
 	var he *httpError
 	if errors.As(err, &he) {
-		return Problem{Type: problemTypeBase + he.slug, Title: he.title, Status: he.status, Detail: he.detail, Errors: he.fields}, he.header, false
+		return Problem{Type: problemTypeBase + he.slug, Title: he.title, Status: he.status, Detail: he.detail, Errors: he.fields,
+			Line: he.line, Column: he.column}, he.header, false
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/toscana/sirm/audit"
+	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
 )
 
@@ -80,6 +81,9 @@ type batchRequest struct {
 type tokenResponse struct {
 	Token  string `json:"token"`
 	Status string `json:"status"`
+	// Sinba is, for a facility, the summary of the minor's open SINBA
+	// case file, when there is one.
+	Sinba *sinbaSummary `json:"sinba,omitempty"`
 }
 
 type batchItem struct {
@@ -168,7 +172,14 @@ func (s *Server) resolveToken(c *gin.Context) {
 		_ = c.Error(vp)
 		return
 	}
-	c.JSON(http.StatusOK, tokenResponse{Token: rs[0].Token.String(), Status: string(rs[0].Status)})
+	resp := tokenResponse{Token: rs[0].Token.String(), Status: string(rs[0].Status)}
+	if p.Role == authn.RoleFacilityOperator && s.activity != nil {
+		if resp.Sinba, err = s.summaryOf(c.Request.Context(), rs[0].Person); err != nil {
+			_ = c.Error(err)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 func (s *Server) resolveTokenBatch(c *gin.Context) {

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/toscana/sirm/activity"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
@@ -44,6 +46,9 @@ type Options struct {
 	Audit    *audit.Service
 	Linkage  *linkage.Service
 	Registry *registry.Service
+	// Activity is the SINBA and ASMI domain; its routes need Linkage and
+	// Registry too.
+	Activity *activity.Service
 	Verifier authn.Verifier
 	// Checks are the dependencies /status and /readyz report, by name
 	// ("database", "keys").
@@ -67,11 +72,15 @@ type Server struct {
 	audit    *audit.Service
 	linkage  *linkage.Service
 	registry *registry.Service
+	activity *activity.Service
 	verifier authn.Verifier
 	engine   *gin.Engine
 	routes   map[routeKey]routeInfo
 	limiter  *limiter
 	draining atomic.Bool
+	// facilityCodes caches registry.ID → regional code: a code, once
+	// given on approval, never changes.
+	facilityCodes sync.Map
 }
 
 type routeKey struct{ method, path string }
@@ -79,6 +88,7 @@ type routeKey struct{ method, path string }
 type routeInfo struct {
 	action   Action // empty for public routes
 	consumes []string
+	maxBody  int64 // 0: Options.MaxBodyBytes
 }
 
 // New builds the server and its routes.
@@ -98,6 +108,7 @@ func New(opts Options) *Server {
 		audit:    opts.Audit,
 		linkage:  opts.Linkage,
 		registry: opts.Registry,
+		activity: opts.Activity,
 		verifier: opts.Verifier,
 		routes:   map[routeKey]routeInfo{},
 		limiter:  newLimiter(opts.RatePerSecond, opts.RateBurst),
@@ -126,6 +137,10 @@ func New(opts Options) *Server {
 	if s.registry != nil {
 		s.registryRoutes(authed)
 	}
+	if s.activity != nil && s.linkage != nil && s.registry != nil {
+		s.activityRoutes(authed)
+		s.linkage.Subscribe(s.onMerge)
+	}
 	return s
 }
 
@@ -137,6 +152,16 @@ func (s *Server) handle(g *gin.RouterGroup, method, path string, action Action, 
 	full := joinPath(g.BasePath(), path)
 	s.routes[routeKey{method, full}] = routeInfo{action: action, consumes: consumes}
 	g.Handle(method, path, s.authorize(action), s.auditTrail(action), h)
+}
+
+// handleLarge is handle for a route whose body may reach maxBody bytes,
+// more than Options.MaxBodyBytes; the handler must read it as a stream.
+func (s *Server) handleLarge(g *gin.RouterGroup, method, path string, action Action, maxBody int64, h gin.HandlerFunc, consumes ...string) {
+	s.handle(g, method, path, action, h, consumes...)
+	full := joinPath(g.BasePath(), path)
+	info := s.routes[routeKey{method, full}]
+	info.maxBody = maxBody
+	s.routes[routeKey{method, full}] = info
 }
 
 // handlePublic registers a route anyone may call.

@@ -23,6 +23,9 @@ trap cleanup EXIT INT TERM
 # A demo registry of facilities, once: the command does nothing when the
 # registry already holds facilities.
 echo "Registry: $("$SIRM" demo facilities | sed -n 1p)"
+# Demo case files and stays on that registry, once (nothing when case
+# files exist).
+echo "Activity: $("$SIRM" demo activity | sed -n 1p)"
 LISTEN=${SIRM_LISTEN:-127.0.0.1:8080}
 
 echo

@@ -17,6 +17,7 @@ Generate fictitious data for trials, tests and benchmarks.
 
   identities  identities of minors as CSV, the input of 'sirm tokenize'
   facilities  a registry of residential facilities, loaded into the database
+  activity    SINBA case files and ASMI stays for the demo registry (after facilities)
 
 Run 'sirm demo <kind> --help' for its settings.
 `
@@ -25,6 +26,7 @@ Run 'sirm demo <kind> --help' for its settings.
 var demoCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"identities": runDemoIdentities,
 	"facilities": runDemoFacilities,
+	"activity":   runDemoActivity,
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

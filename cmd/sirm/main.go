@@ -28,7 +28,7 @@ func commands() []command {
 		{"audit", "Work on the access log: audit verify.", runAudit},
 		{"linkage", "Work on the linked persons: linkage rescan (re-score within blocks, open reviews).", runLinkage},
 		{"tokenize", "Tokenize a CSV of identities through the token API, resumably.", runTokenize},
-		{"demo", "Generate fictitious data: demo identities | facilities.", runDemo},
+		{"demo", "Generate fictitious data: demo identities | facilities | activity.", runDemo},
 		{"bench", "Measure on labelled data: bench linkage (precision, recall, threshold sweep).", runBench},
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 
+	"github.com/toscana/sirm/activity"
+	"github.com/toscana/sirm/activity/activitypg"
 	"github.com/toscana/sirm/api"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/audit/auditpg"
@@ -69,7 +71,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db})
+	acts := activitypg.New(db)
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Occupancy: acts})
+	if err != nil {
+		return err
+	}
+	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: api.ActivityFacilities(reg),
+		Zone: api.ActivityZones(reg), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -92,6 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Audit:    audit.NewService(auditpg.New(db)),
 		Linkage:  lk,
 		Registry: reg,
+		Activity: act,
 		Verifier: verifier,
 		Checks: map[string]api.Checker{
 			"database": api.CheckFunc(db.Ping),

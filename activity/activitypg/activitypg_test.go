@@ -1,0 +1,147 @@
+package activitypg_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/toscana/sirm/activity"
+	"github.com/toscana/sirm/activity/activitypg"
+	"github.com/toscana/sirm/internal/pgtest"
+	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/registry"
+)
+
+func day(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
+
+func stay(p linkage.PersonID, f registry.ID, admitted int) activity.Stay {
+	return activity.Stay{Person: p, Facility: f, Admitted: day(admitted), SendingZone: "FIORENTINA", Form: activity.FormJudicial}
+}
+
+func TestOccupiedAtDate(t *testing.T) {
+	db := pgtest.DB(t)
+	s := activitypg.New(db)
+	ctx := context.Background()
+	a, err := s.InsertStay(ctx, stay(linkage.NewPersonID(), 7, 1), "t")
+	require.NoError(t, err)
+	_, err = s.InsertStay(ctx, stay(linkage.NewPersonID(), 7, 4), "t")
+	require.NoError(t, err)
+	_, err = s.InsertStay(ctx, stay(linkage.NewPersonID(), 8, 2), "t")
+	require.NoError(t, err)
+	require.NoError(t, s.Discharge(ctx, a.ID, day(5), "1"))
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want map[registry.ID]int
+	}{
+		{"beforeAnyInRome", day(1).Add(-3 * time.Hour), map[registry.ID]int{}},
+		{"day3", day(3).Add(15 * time.Hour), map[registry.ID]int{7: 1, 8: 1}},
+		{"day4", day(4), map[registry.ID]int{7: 2, 8: 1}},
+		{"dischargeDayIsOut", day(5).Add(10 * time.Hour), map[registry.ID]int{7: 1, 8: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.Occupied(ctx, []registry.ID{7, 8, 9}, tc.at)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	n, err := s.OpenStays(ctx, 7)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}
+
+func TestOpenStayPerStoredPerson(t *testing.T) {
+	db := pgtest.DB(t)
+	s := activitypg.New(db)
+	ctx := context.Background()
+	p := linkage.NewPersonID()
+	_, err := s.InsertStay(ctx, stay(p, 7, 1), "t")
+	require.NoError(t, err)
+	_, err = s.InsertStay(ctx, stay(p, 8, 2), "t")
+	assert.ErrorIs(t, err, activity.ErrOpenStay)
+}
+
+func TestSavepointUndoesOnlyItsOwn(t *testing.T) {
+	db := pgtest.DB(t)
+	s := activitypg.New(db)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := db.WithTx(ctx, func(ctx context.Context) error {
+		require.NoError(t, s.Savepoint(ctx, func(ctx context.Context) error {
+			_, err := s.InsertStay(ctx, stay(linkage.NewPersonID(), 7, 1), "t")
+			return err
+		}))
+		err := s.Savepoint(ctx, func(ctx context.Context) error {
+			if _, err := s.InsertStay(ctx, stay(linkage.NewPersonID(), 7, 1), "t"); err != nil {
+				return err
+			}
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		return nil
+	})
+	require.NoError(t, err)
+	n, err := s.OpenStays(ctx, 7)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the failed savepoint's stay is gone, the other committed")
+	assert.Error(t, s.Savepoint(ctx, func(context.Context) error { return nil }), "no transaction")
+}
+
+func TestClaimFlow(t *testing.T) {
+	db := pgtest.DB(t)
+	s := activitypg.New(db)
+	ctx := context.Background()
+	_, claimed, err := s.ClaimFlow(ctx, "FIORENTINA", "F1")
+	require.NoError(t, err)
+	require.True(t, claimed)
+	_, _, err = s.ClaimFlow(ctx, "FIORENTINA", "F1")
+	assert.ErrorIs(t, err, activity.ErrFlowInProgress)
+	_, claimed, err = s.ClaimFlow(ctx, "APUANE", "F1")
+	require.NoError(t, err)
+	assert.True(t, claimed, "names are per sender")
+
+	results := []activity.RecordResult{{Index: 1, Outcome: activity.OutcomeCreated, Case: 4},
+		{Index: 2, Outcome: activity.OutcomeError, Errors: []activity.FieldError{{Field: "LuogoVita", Reason: "bad"}}}}
+	require.NoError(t, s.FinishFlow(ctx, "FIORENTINA", "F1", results))
+	got, claimed, err := s.ClaimFlow(ctx, "FIORENTINA", "F1")
+	require.NoError(t, err)
+	assert.False(t, claimed)
+	assert.Equal(t, results, got)
+
+	require.NoError(t, s.ReleaseFlow(ctx, "APUANE", "F1"))
+	_, claimed, err = s.ClaimFlow(ctx, "APUANE", "F1")
+	require.NoError(t, err)
+	assert.True(t, claimed, "a released flow may be sent again")
+	// A claim left behind by a stopped server is taken over after 30 minutes.
+	_, err = db.Pool.Exec(ctx, `UPDATE activity.flows SET received_at = now() - interval '31 minutes' WHERE sender = 'APUANE'`)
+	require.NoError(t, err)
+	_, claimed, err = s.ClaimFlow(ctx, "APUANE", "F1")
+	require.NoError(t, err)
+	assert.True(t, claimed)
+}
+
+func TestEventsInOrderPerZone(t *testing.T) {
+	db := pgtest.DB(t)
+	s := activitypg.New(db)
+	ctx := context.Background()
+	require.NoError(t, s.AppendEvents(ctx, []activity.Event{
+		{Zone: "A", Kind: activity.EventAdmission, Case: 1, Stay: 2, Facility: 3, Date: day(1), Detail: map[string]string{"form": "judicial"}},
+		{Zone: "B", Kind: activity.EventAdmission, Case: 5},
+		{Zone: "A", Kind: activity.EventDischarge, Case: 1, Stay: 2},
+	}))
+	evs, err := s.Events(ctx, "A", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	assert.Equal(t, activity.EventAdmission, evs[0].Kind)
+	assert.Equal(t, "judicial", evs[0].Detail["form"])
+	assert.Equal(t, day(1), evs[0].Date)
+	assert.Equal(t, activity.EventDischarge, evs[1].Kind)
+	evs, err = s.Events(ctx, "A", evs[0].Seq, 10)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	assert.Equal(t, activity.EventDischarge, evs[0].Kind)
+}
