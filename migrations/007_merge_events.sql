@@ -3,7 +3,7 @@
 -- sequence number (linkage.Service.MergeEventsAfter). Merges and undos are
 -- serialised by an advisory lock held to commit, so sequence order is
 -- commit order and a reader polling "after seq N" never skips an event.
--- (Migration 006 is the registry.)
+-- (Migration 006 is the registry, 008 the activity schema.)
 CREATE TABLE linkage.merge_events (
     seq      bigserial   PRIMARY KEY,
     kind     text        NOT NULL CHECK (kind IN ('merge', 'undo')),
