@@ -52,6 +52,9 @@ var wantGrants = map[Action][]authn.Role{
 	ActionFacilitiesSuspend: {authn.RoleAdmin},
 	ActionFacilitiesReopen:  {authn.RoleAdmin},
 	ActionFacilitiesClose:   {authn.RoleAdmin},
+
+	ActionReportsList: {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionReportsRead: {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

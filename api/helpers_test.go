@@ -29,6 +29,8 @@ import (
 	"github.com/toscana/sirm/linkage/linkagepg"
 	"github.com/toscana/sirm/registry"
 	"github.com/toscana/sirm/registry/registrypg"
+	"github.com/toscana/sirm/report"
+	"github.com/toscana/sirm/report/reportpg"
 )
 
 // logSink collects every log line of every server this package's tests
@@ -179,8 +181,11 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	clock := &testClock{}
 	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Now: clock.Now})
 	require.NoError(t, err)
+	cat, err := report.NewCatalogue(reportpg.New(db, reportpg.Options{}).Definitions()...)
+	require.NoError(t, err)
 	opts := Options{
 		Registry: reg,
+		Reports:  cat,
 		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
 		Audit:    audit.NewService(store),
 		Linkage:  lk,

@@ -33,6 +33,9 @@ const (
 	ActionFacilitiesReopen  Action = "registry.facilities.reopen"
 	ActionFacilitiesClose   Action = "registry.facilities.close"
 	ActionRegistryCodeLists Action = "registry.code_lists.read"
+
+	ActionReportsList Action = "reports.list"
+	ActionReportsRead Action = "reports.read"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -100,6 +103,20 @@ var policy = map[Action]rule{
 	ActionFacilitiesSuspend: {grants: region, write: true},
 	ActionFacilitiesReopen:  {grants: region, write: true},
 	ActionFacilitiesClose:   {grants: region, write: true},
+
+	// Reports are aggregates under disclosure control, not person-level
+	// data; a service sees its own zone only (the handler enforces it,
+	// as ScopeOwnOrg says). Each report request is logged all the same,
+	// with its parameters: the counts derive from minors' records, and
+	// what per-table disclosure control cannot see — differencing across
+	// dates, zones or tables requested one after another — can only be
+	// investigated from the access log. The list of reports is not.
+	ActionReportsList: {grants: reportReaders},
+	ActionReportsRead: {grants: reportReaders, personLevel: true},
+}
+
+var reportReaders = map[authn.Role]Scope{
+	authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg, authn.RoleAdmin: ScopeAny,
 }
 
 var registryReaders = map[authn.Role]Scope{

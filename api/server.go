@@ -20,6 +20,7 @@ import (
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/report"
 )
 
 func init() {
@@ -44,6 +45,9 @@ type Options struct {
 	Audit    *audit.Service
 	Linkage  *linkage.Service
 	Registry *registry.Service
+	// Reports are the reports served under /v1/reports; they need
+	// Registry too (its zone codes).
+	Reports  *report.Catalogue
 	Verifier authn.Verifier
 	// Checks are the dependencies /status and /readyz report, by name
 	// ("database", "keys").
@@ -67,6 +71,7 @@ type Server struct {
 	audit    *audit.Service
 	linkage  *linkage.Service
 	registry *registry.Service
+	reports  *report.Catalogue
 	verifier authn.Verifier
 	engine   *gin.Engine
 	routes   map[routeKey]routeInfo
@@ -98,6 +103,7 @@ func New(opts Options) *Server {
 		audit:    opts.Audit,
 		linkage:  opts.Linkage,
 		registry: opts.Registry,
+		reports:  opts.Reports,
 		verifier: opts.Verifier,
 		routes:   map[routeKey]routeInfo{},
 		limiter:  newLimiter(opts.RatePerSecond, opts.RateBurst),
@@ -125,6 +131,9 @@ func New(opts Options) *Server {
 	s.oprfRoutes(authed)
 	if s.registry != nil {
 		s.registryRoutes(authed)
+		if s.reports != nil {
+			s.reportRoutes(authed)
+		}
 	}
 	return s
 }

@@ -12,6 +12,7 @@ package reportpg
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/toscana/sirm/internal/pgdb"
@@ -218,6 +219,11 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 			{ID: TableOccupied, Title: occTitle, Reason: reason},
 			{ID: TableOccupancyRate, Title: rateTitle, Reason: reason},
 		}
+		// The formats without a list of missing tables (XLSX, HTML) say
+		// it under the places.
+		places.Notes = append(places.Notes, report.Label{
+			IT: "Posti occupati e tasso di occupazione: " + lowerFirst(reason.IT),
+			EN: "Occupied places and occupancy rate: " + lowerFirst(reason.EN)})
 		return out, nil
 	}
 	oc, err := s.occ.OccupiedPlaces(ctx, p.Date, p.Zone)
@@ -242,4 +248,11 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 		EN: "Occupied over authorised places × 100; not published where the occupied places are suppressed."}}
 	out.Grids = append(out.Grids, occupied, rate)
 	return out, nil
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
