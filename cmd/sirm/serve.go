@@ -27,6 +27,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.server(&c)
 	s.keys(&c)
 	s.linkage(&c)
+	s.reports(&c)
 	if err := s.parse(args); err != nil {
 		return err
 	}
@@ -74,6 +75,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	reports, err := reportDefinitions(db, c.Report)
+	if err != nil {
+		return err
+	}
+
 	var verifier authn.Verifier
 	if c.OIDCIssuer != "" {
 		if verifier, err = authn.NewOIDCVerifier(ctx, c.OIDCIssuer, c.OIDCAudience); err != nil {
@@ -92,6 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Audit:    audit.NewService(auditpg.New(db)),
 		Linkage:  lk,
 		Registry: reg,
+		Reports:  reports,
 		Verifier: verifier,
 		Checks: map[string]api.Checker{
 			"database": api.CheckFunc(db.Ping),
