@@ -80,4 +80,3 @@ func TestReportCommand(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(se, "facility-census"), se)
 }
-
