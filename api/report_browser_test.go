@@ -114,4 +114,3 @@ func TestReportPageInChromium(t *testing.T) {
 	msgs = chromiumConsole(t, bin, proxy.URL+"/census.html", filepath.Join(t.TempDir(), "refused.png"))
 	assert.NotEmpty(t, msgs, "a refused inline style is not detected")
 }
-
