@@ -70,6 +70,8 @@ var wantGrants = map[Action][]authn.Role{
 	ActionMinorsRead:          {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 	ActionActivityCodeLists:   {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 	ActionConflictsList:       {authn.RoleDataSteward},
+	ActionReportsList:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionReportsRead:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

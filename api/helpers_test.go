@@ -31,6 +31,8 @@ import (
 	"github.com/toscana/sirm/linkage/linkagepg"
 	"github.com/toscana/sirm/registry"
 	"github.com/toscana/sirm/registry/registrypg"
+	"github.com/toscana/sirm/report"
+	"github.com/toscana/sirm/report/reportpg"
 )
 
 // logSink collects every log line of every server this package's tests
@@ -185,9 +187,12 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: ActivityFacilities(reg),
 		Zone: ActivityZones(reg), Now: clock.Now})
 	require.NoError(t, err)
+	cat, err := report.NewCatalogue(reportpg.New(db, reportpg.Options{}).Definitions()...)
+	require.NoError(t, err)
 	opts := Options{
 		Registry: reg,
 		Activity: act,
+		Reports:  cat,
 		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
 		Audit:    audit.NewService(store),
 		Linkage:  lk,

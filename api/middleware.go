@@ -26,6 +26,9 @@ const (
 	ctxPrincipal = "sirm.principal"
 	ctxAudited   = "sirm.audited"
 	ctxPerson    = "sirm.person_ref"
+	// ctxObject is the object a handler names for the audit event of its
+	// request (a report and its parameters).
+	ctxObject = "sirm.object_id"
 )
 
 // validRequestID bounds what a caller may send as X-Request-ID, so that
@@ -240,6 +243,7 @@ func (s *Server) event(c *gin.Context, action Action, outcome audit.Outcome, sta
 		Org:        p.Org,
 		Action:     string(action),
 		ObjectType: objectType(action),
+		ObjectID:   c.GetString(ctxObject),
 		PersonRef:  c.GetString(ctxPerson),
 		Purpose:    p.Purpose,
 		Outcome:    outcome,
@@ -269,6 +273,8 @@ func objectType(a Action) string {
 		return "sinba_flow"
 	case ActionConflictsList:
 		return "activity_conflicts"
+	case ActionReportsRead:
+		return "report"
 	}
 	return ""
 }

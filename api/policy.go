@@ -51,6 +51,8 @@ const (
 	ActionConflictsList       Action = "activity.conflicts.list"
 	ActionActivityCodeLists   Action = "activity.code_lists.read"
 	ActionFlowsSubmit         Action = "activity.sinba_flows.submit"
+	ActionReportsList         Action = "reports.list"
+	ActionReportsRead         Action = "reports.read"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -143,6 +145,19 @@ var policy = map[Action]rule{
 	ActionActivityCodeLists:   {grants: operators},
 	// Merge conflicts name records by id only.
 	ActionConflictsList: {grants: stewards, personLevel: true},
+	// Reports are aggregates under disclosure control, not person-level
+	// data; a service sees its own zone only (the handler enforces it,
+	// as ScopeOwnOrg says). Each report request is logged all the same,
+	// with its parameters: the counts derive from minors' records, and
+	// what per-table disclosure control cannot see — differencing across
+	// dates, zones or tables requested one after another — can only be
+	// investigated from the access log. The list of reports is not.
+	ActionReportsList: {grants: reportReaders},
+	ActionReportsRead: {grants: reportReaders, personLevel: true},
+}
+
+var reportReaders = map[authn.Role]Scope{
+	authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg, authn.RoleAdmin: ScopeAny,
 }
 
 var services = map[authn.Role]Scope{authn.RoleServiceOperator: ScopeOwnOrg}

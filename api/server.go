@@ -22,6 +22,7 @@ import (
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/report"
 )
 
 func init() {
@@ -49,6 +50,9 @@ type Options struct {
 	// Activity is the SINBA and ASMI domain; its routes need Linkage and
 	// Registry too.
 	Activity *activity.Service
+	// Reports are the reports served under /v1/reports; they need
+	// Registry too (its zone codes).
+	Reports  *report.Catalogue
 	Verifier authn.Verifier
 	// Checks are the dependencies /status and /readyz report, by name
 	// ("database", "keys").
@@ -73,6 +77,7 @@ type Server struct {
 	linkage  *linkage.Service
 	registry *registry.Service
 	activity *activity.Service
+	reports  *report.Catalogue
 	verifier authn.Verifier
 	engine   *gin.Engine
 	routes   map[routeKey]routeInfo
@@ -109,6 +114,7 @@ func New(opts Options) *Server {
 		linkage:  opts.Linkage,
 		registry: opts.Registry,
 		activity: opts.Activity,
+		reports:  opts.Reports,
 		verifier: opts.Verifier,
 		routes:   map[routeKey]routeInfo{},
 		limiter:  newLimiter(opts.RatePerSecond, opts.RateBurst),
@@ -136,6 +142,9 @@ func New(opts Options) *Server {
 	s.oprfRoutes(authed)
 	if s.registry != nil {
 		s.registryRoutes(authed)
+		if s.reports != nil {
+			s.reportRoutes(authed)
+		}
 	}
 	if s.activity != nil && s.linkage != nil && s.registry != nil {
 		s.activityRoutes(authed)

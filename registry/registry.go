@@ -123,6 +123,14 @@ func ParseDate(s string) (Date, error) {
 	return Date{t}, nil
 }
 
+// End is the instant day d ends in the Region (midnight Europe/Rome of the
+// next day): the registry "as of" d is the registry at that instant, for
+// searches and surveys alike.
+func (d Date) End() time.Time {
+	y, m, day := d.Date()
+	return time.Date(y, m, day+1, 0, 0, 0, 0, Rome)
+}
+
 func (d Date) String() string {
 	if d.IsZero() {
 		return ""

@@ -244,8 +244,7 @@ func (s *Service) Search(ctx context.Context, q Query) ([]Facility, ID, error) {
 	}
 	at := time.Time{}
 	if !q.AsOf.IsZero() {
-		y, m, d := q.AsOf.Date()
-		at = time.Date(y, m, d+1, 0, 0, 0, 0, Rome)
+		at = q.AsOf.End()
 	}
 	want := q.Limit
 	q.Limit++ // one more tells whether there is a next page

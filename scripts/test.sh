@@ -25,6 +25,16 @@ if ! command -v xmllint >/dev/null 2>&1; then
   fi
 fi
 
+# api's report page test opens the HTML census in headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test: the report page test needs chromium: installing it" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2
+  else
+    echo "test: the report page test needs chromium: sudo apt-get install chromium (it skips without it)" >&2
+  fi
+fi
+
 pg_ensure
 trap '[ "$PG_STARTED_HERE" = 1 ] && pg_stop_private' EXIT
 go test -race -count=1 "$@" ./...

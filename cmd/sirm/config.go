@@ -33,6 +33,7 @@ type Config struct {
 	OIDCAudience   string
 	Keys           vaultcfg.Config
 	Linkage        LinkageConfig
+	Report         ReportConfig
 }
 
 // settings binds flags to environment variables and remembers them for the

@@ -19,7 +19,7 @@ import (
 )
 
 // demoActor is who the demo registry's versions and audit events name.
-const demoActor = "sirm-demo"
+const demoActor = demo.Actor
 
 func runDemoFacilities(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
@@ -88,47 +88,24 @@ func runDemoFacilities(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	}
 	log := audit.NewService(auditpg.New(db))
-	actor := registry.Actor{Subject: demoActor, Role: "admin", Org: "REGIONE", Region: true}
-	hook := func(action api.Action) registry.Hook {
+	actions := map[registry.Change]api.Action{
+		registry.ChangeCreate: api.ActionFacilitiesCreate, registry.ChangeSubmit: api.ActionFacilitiesSubmit,
+		registry.ChangeApprove: api.ActionFacilitiesApprove, registry.ChangeSuspend: api.ActionFacilitiesSuspend,
+		registry.ChangeClose: api.ActionFacilitiesClose,
+	}
+	hook := func(c registry.Change) registry.Hook {
 		return func(ctx context.Context, f registry.Facility) error {
 			id := f.ID.DraftRef()
 			if f.Code != "" {
 				id = string(f.Code)
 			}
-			_, err := log.Append(ctx, audit.Event{Actor: demoActor, Role: "admin", Org: "REGIONE", Action: string(action),
+			_, err := log.Append(ctx, audit.Event{Actor: demoActor, Role: "admin", Org: "REGIONE", Action: string(actions[c]),
 				ObjectType: "facility", ObjectID: id, Outcome: audit.OutcomeAllowed})
 			return err
 		}
 	}
-	step := func(f registry.Facility, at time.Time, c registry.Change, action api.Action) (registry.Facility, error) {
-		clock = at
-		return svc.Transition(ctx, actor, f.Ref(), c, f.Version, "", hook(action))
-	}
-	for i, g := range fs {
-		clock = g.Created
-		f, err := svc.Create(ctx, actor, g.Data, "demo", hook(api.ActionFacilitiesCreate))
-		if err != nil {
-			return fmt.Errorf("facility %d: %w", i+1, err)
-		}
-		if g.Status != registry.StatusDraft {
-			if f, err = step(f, g.Created.Add(time.Hour), registry.ChangeSubmit, api.ActionFacilitiesSubmit); err != nil {
-				return fmt.Errorf("facility %d: %w", i+1, err)
-			}
-		}
-		if g.Status.Approved() {
-			if f, err = step(f, g.Approved, registry.ChangeApprove, api.ActionFacilitiesApprove); err != nil {
-				return fmt.Errorf("facility %d: %w", i+1, err)
-			}
-		}
-		switch g.Status {
-		case registry.StatusSuspended:
-			_, err = step(f, g.Ended, registry.ChangeSuspend, api.ActionFacilitiesSuspend)
-		case registry.StatusClosed:
-			_, err = step(f, g.Ended, registry.ChangeClose, api.ActionFacilitiesClose)
-		}
-		if err != nil {
-			return fmt.Errorf("facility %d: %w", i+1, err)
-		}
+	if err := demo.LoadFacilities(ctx, svc, func(t time.Time) { clock = t }, fs, hook); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "loaded %d demo facilities into %s\n", len(fs), redactURL(c.DatabaseURL))
 	return summarise(stdout, fs)

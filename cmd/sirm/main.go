@@ -29,6 +29,7 @@ func commands() []command {
 		{"linkage", "Work on the linked persons: linkage rescan (re-score within blocks, open reviews).", runLinkage},
 		{"tokenize", "Tokenize a CSV of identities through the token API, resumably.", runTokenize},
 		{"demo", "Generate fictitious data: demo identities | facilities | activity.", runDemo},
+		{"report", "Compute a report from the database: report facility-census.", runReport},
 		{"bench", "Measure on labelled data: bench linkage (precision, recall, threshold sweep).", runBench},
 	}
 }

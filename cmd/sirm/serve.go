@@ -29,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.server(&c)
 	s.keys(&c)
 	s.linkage(&c)
+	s.reports(&c)
 	if err := s.parse(args); err != nil {
 		return err
 	}
@@ -82,6 +83,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	reports, err := reportDefinitions(db, c.Report)
+	if err != nil {
+		return err
+	}
+
 	var verifier authn.Verifier
 	if c.OIDCIssuer != "" {
 		if verifier, err = authn.NewOIDCVerifier(ctx, c.OIDCIssuer, c.OIDCAudience); err != nil {
@@ -101,6 +107,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Linkage:  lk,
 		Registry: reg,
 		Activity: act,
+		Reports:  reports,
 		Verifier: verifier,
 		Checks: map[string]api.Checker{
 			"database": api.CheckFunc(db.Ping),

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -312,4 +313,54 @@ func partitaIVA(r *rand.Rand) string {
 		sum += d
 	}
 	return string(b) + string(rune('0'+(10-sum%10)%10))
+}
+
+// Actor is the subject that the demo registry's versions name.
+const Actor = "sirm-demo"
+
+// LoadFacilities loads fs into the registry through its own workflow:
+// create, submit, approve, then suspend or close, each step dated as the
+// facility says. svc must read its clock through setNow's variable: setNow
+// sets the instant the next step happens. hook, when not nil, returns the
+// hook each change runs in its transaction (the audit event).
+func LoadFacilities(ctx context.Context, svc *registry.Service, setNow func(time.Time), fs []Facility,
+	hook func(registry.Change) registry.Hook) error {
+	actor := registry.Actor{Subject: Actor, Role: "admin", Org: "REGIONE", Region: true}
+	h := func(c registry.Change) registry.Hook {
+		if hook == nil {
+			return nil
+		}
+		return hook(c)
+	}
+	step := func(f registry.Facility, at time.Time, c registry.Change) (registry.Facility, error) {
+		setNow(at)
+		return svc.Transition(ctx, actor, f.Ref(), c, f.Version, "", h(c))
+	}
+	for i, g := range fs {
+		setNow(g.Created)
+		f, err := svc.Create(ctx, actor, g.Data, "demo", h(registry.ChangeCreate))
+		if err != nil {
+			return fmt.Errorf("facility %d: %w", i+1, err)
+		}
+		if g.Status != registry.StatusDraft {
+			if f, err = step(f, g.Created.Add(time.Hour), registry.ChangeSubmit); err != nil {
+				return fmt.Errorf("facility %d: %w", i+1, err)
+			}
+		}
+		if g.Status.Approved() {
+			if f, err = step(f, g.Approved, registry.ChangeApprove); err != nil {
+				return fmt.Errorf("facility %d: %w", i+1, err)
+			}
+		}
+		switch g.Status {
+		case registry.StatusSuspended:
+			_, err = step(f, g.Ended, registry.ChangeSuspend)
+		case registry.StatusClosed:
+			_, err = step(f, g.Ended, registry.ChangeClose)
+		}
+		if err != nil {
+			return fmt.Errorf("facility %d: %w", i+1, err)
+		}
+	}
+	return nil
 }

@@ -280,8 +280,7 @@ func (s *Store) Search(ctx context.Context, q registry.Query, at time.Time) ([]r
 	table, cols := "registry.facilities v", strings.Replace(prefixed("v"), "v.valid_to", "NULL::timestamptz", 1)
 	if !at.IsZero() {
 		table, cols = "registry.facility_versions v", prefixed("v")
-		p := arg(at)
-		where = append(where, "v.valid_from < "+p+" AND (v.valid_to IS NULL OR v.valid_to >= "+p+")")
+		where = append(where, InForce("v", arg(at)))
 	}
 	if q.Zone != "" {
 		where = append(where, "v.zone = "+arg(q.Zone))
@@ -357,6 +356,15 @@ func (s *Store) KeyedFacility(ctx context.Context, owner, key string) (registry.
 		return 0, nil, fmt.Errorf("read idempotency key: %w", err)
 	}
 	return registry.ID(id), hash, nil
+}
+
+// InForce is the condition, on the facility_versions row aliased alias,
+// that the version was the one in force just before the instant the
+// placeholder param holds (see Search): the registry "as of" that instant.
+// The surveys (report/reportpg) use it so that a census and a search agree
+// on which version of a facility a day saw.
+func InForce(alias, param string) string {
+	return alias + ".valid_from < " + param + " AND (" + alias + ".valid_to IS NULL OR " + alias + ".valid_to >= " + param + ")"
 }
 
 func escapeLike(s string) string {

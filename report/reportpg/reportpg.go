@@ -1,0 +1,258 @@
+// Package reportpg computes sirm's surveys in PostgreSQL: each table is
+// one GROUP BY whose rows fill a report.Table cell by cell (never a Go loop
+// over records), then report's disclosure control protects it.
+//
+// Today it holds the facility census, from the registry's versioned tables
+// (migrations/006_registry.sql). The surveys of minors out of family, the
+// flows and the interventions read activity's tables and join this package
+// once that schema exists; they plug in as further report.Definitions of
+// Store.Definitions.
+package reportpg
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/toscana/sirm/internal/pgdb"
+	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/registry/registrypg"
+	"github.com/toscana/sirm/report"
+)
+
+// FacilityCensus is the name of the facility census report.
+const FacilityCensus = "facility-census"
+
+// Table identifiers of the facility census, stable across formats.
+const (
+	TableFacilities    = "facilities_by_zone_typology"
+	TablePlaces        = "authorised_places_by_zone_typology"
+	TableOccupied      = "occupied_places_by_zone_typology"
+	TableOccupancyRate = "occupancy_rate_by_zone_typology"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Codes are the zones and typologies the tables list, in order;
+	// default: the lists embedded in the binary.
+	Codes *registry.Codes
+	// Policy protects every count of persons (occupied places are minors);
+	// the zero value means report.DefaultPolicy. Counts of facilities and
+	// authorised places are not about persons: report.NoSuppression.
+	Policy report.Policy
+	// Occupancy counts occupied places; nil until activity's ASMI stays
+	// exist, and then the census lists occupied places and the occupancy
+	// rate as unavailable.
+	Occupancy report.Occupancy
+}
+
+// Store computes the reports. It is safe for concurrent use.
+type Store struct {
+	db     *pgdb.DB
+	codes  *registry.Codes
+	policy report.Policy
+	occ    report.Occupancy
+}
+
+// New returns a Store on db.
+func New(db *pgdb.DB, o Options) *Store {
+	if o.Codes == nil {
+		o.Codes = registry.MustLoadCodes()
+	}
+	if o.Policy == (report.Policy{}) {
+		o.Policy = report.DefaultPolicy
+	}
+	return &Store{db: db, codes: o.Codes, policy: o.Policy, occ: o.Occupancy}
+}
+
+// Policy returns the policy that protects counts of persons.
+func (s *Store) Policy() report.Policy { return s.policy }
+
+// Definitions returns the reports this store computes, in listing order.
+func (s *Store) Definitions() []report.Definition {
+	return []report.Definition{{
+		Name: FacilityCensus,
+		Title: report.Label{IT: "Censimento delle strutture residenziali per minori",
+			EN: "Census of residential facilities for minors"},
+		Description: report.Label{
+			IT: "Strutture attive e posti autorizzati per zona e tipologia alla data di riferimento, dal registro ASSO " +
+				"come era quel giorno; posti occupati e tasso di occupazione dai soggiorni ASMI.",
+			EN: "Active facilities and authorised places by zone and typology at the reference date, from the ASSO " +
+				"registry as it was that day; occupied places and occupancy rate from the ASMI stays."},
+		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
+		PersonData: true, // occupied places count minors
+		Compute:    s.FacilityCensus,
+	}}
+}
+
+// ZoneDimension is the dimension of zones, in the order of the code list;
+// zone, when not "", keeps that zone only.
+func (s *Store) ZoneDimension(zone string) report.Dimension {
+	d := report.Dimension{Code: "zone", Label: report.Label{IT: "Zona distretto", EN: "Zone"}}
+	for _, z := range s.codes.Zones {
+		if zone == "" || z.Code == zone {
+			d.Categories = append(d.Categories, report.Category{Code: z.Code, Label: report.Label{IT: z.Name, EN: z.Name}})
+		}
+	}
+	return d
+}
+
+// TypologyDimension is the dimension of facility typologies, in the order
+// of the regional list (labels are Italian only: they are the regulation's
+// names).
+func (s *Store) TypologyDimension() report.Dimension {
+	d := report.Dimension{Code: "typology", Label: report.Label{IT: "Tipologia", EN: "Typology"}}
+	for _, t := range s.codes.Typologies {
+		d.Categories = append(d.Categories, report.Category{Code: t.Code, Label: report.Label{IT: t.Label}})
+	}
+	return d
+}
+
+// censusSQL counts the active facilities and their authorised places by
+// zone and typology, each facility as its version in force at $1 had it.
+var censusSQL = `
+SELECT v.zone, v.typology, count(*)::int, sum(v.authorised_places)::int
+FROM registry.facility_versions v
+WHERE ` + registrypg.InForce("v", "$1") + `
+  AND v.status = 'active'
+  AND ($2 = '' OR v.zone = $2)
+GROUP BY v.zone, v.typology`
+
+// CensusCounts returns the active facilities and their authorised places
+// by zone (Row) × typology (Col) at the end of day (Europe/Rome), for one
+// zone or, with "", every zone.
+func (s *Store) CensusCounts(ctx context.Context, day time.Time, zone string) (facilities, places []report.Count, err error) {
+	rows, err := s.db.Q(ctx).Query(ctx, censusSQL, registry.Date{Time: day}.End(), zone)
+	if err != nil {
+		return nil, nil, fmt.Errorf("facility census: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			z, t  string
+			n, pl int
+		)
+		if err := rows.Scan(&z, &t, &n, &pl); err != nil {
+			return nil, nil, fmt.Errorf("facility census: %w", err)
+		}
+		facilities = append(facilities, report.Count{Row: z, Col: t, N: n})
+		places = append(places, report.Count{Row: z, Col: t, N: pl})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("facility census: %w", err)
+	}
+	return facilities, places, nil
+}
+
+// fill adds counts to t; a code outside the lists (a zone or typology
+// removed from them) is an error, never a silently dropped row.
+func fill(t *report.Table, counts []report.Count) error {
+	for _, c := range counts {
+		if err := t.Add(c.Row, c.Col, c.N); err != nil {
+			return fmt.Errorf("table %s, %s × %s: %w", t.ID, c.Row, c.Col, err)
+		}
+	}
+	return nil
+}
+
+var censusNote = report.Label{
+	IT: "Strutture approvate e attive alla data, ciascuna con la versione del registro in vigore a fine giornata " +
+		"(ora di Roma); escluse bozze, domande in istruttoria, strutture sospese e chiuse.",
+	EN: "Facilities approved and active at the date, each as the registry version in force at the end of the day " +
+		"(Rome time); drafts, pending applications, suspended and closed facilities are excluded."}
+
+// FacilityCensus computes the facility census of p.Date in p.Zone ("" for
+// the Region): facilities and authorised places by zone × typology, and,
+// when an Occupancy is set, occupied places (protected with the person
+// policy) and the occupancy rate.
+func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Output, error) {
+	if p.Date.IsZero() {
+		return nil, fmt.Errorf("facility census: no reference date")
+	}
+	zones, types := s.ZoneDimension(p.Zone), s.TypologyDimension()
+	if len(zones.Categories) == 0 {
+		return nil, fmt.Errorf("facility census: unknown zone %q", p.Zone)
+	}
+	fc, pc, err := s.CensusCounts(ctx, p.Date, p.Zone)
+	if err != nil {
+		return nil, err
+	}
+	facilities := report.NewTable(TableFacilities,
+		report.Label{IT: "Strutture attive per zona e tipologia", EN: "Active facilities by zone and typology"}, zones, types)
+	facilities.Unit = report.Label{IT: "strutture", EN: "facilities"}
+	facilities.Notes = []report.Label{censusNote}
+	places := report.NewTable(TablePlaces,
+		report.Label{IT: "Posti autorizzati per zona e tipologia", EN: "Authorised places by zone and typology"}, zones, types)
+	places.Unit = report.Label{IT: "posti", EN: "places"}
+	places.Notes = []report.Label{censusNote}
+	for _, x := range []struct {
+		t *report.Table
+		c []report.Count
+	}{{facilities, fc}, {places, pc}} {
+		if err := fill(x.t, x.c); err != nil {
+			return nil, fmt.Errorf("facility census: %w", err)
+		}
+		// Facilities and places are public registry data, not persons.
+		if err := x.t.Protect(report.NoSuppression); err != nil {
+			return nil, fmt.Errorf("facility census: %w", err)
+		}
+	}
+
+	area := report.Label{IT: "Toscana", EN: "Tuscany"}
+	if p.Zone != "" {
+		area = report.Label{IT: "Zona " + zones.Categories[0].Label.IT, EN: "Zone " + zones.Categories[0].Label.IT}
+	}
+	out := &report.Output{
+		Title: report.Label{IT: "Censimento delle strutture residenziali per minori", EN: "Census of residential facilities for minors"},
+		Subtitle: report.Label{IT: area.IT + " – situazione al " + p.Date.Format("02/01/2006"),
+			EN: area.EN + " – as of " + p.Date.Format(time.DateOnly)},
+		Grids: []report.Grid{facilities, places},
+	}
+	occTitle := report.Label{IT: "Posti occupati per zona e tipologia", EN: "Occupied places by zone and typology"}
+	rateTitle := report.Label{IT: "Tasso di occupazione per zona e tipologia", EN: "Occupancy rate by zone and typology"}
+	if s.occ == nil {
+		reason := report.Label{
+			IT: "Non disponibile: i posti occupati si ricavano dai soggiorni ASMI, non ancora registrati nel sistema.",
+			EN: "Not available: occupied places come from the ASMI stays, which the system does not hold yet."}
+		out.Unavailable = []report.Unavailable{
+			{ID: TableOccupied, Title: occTitle, Reason: reason},
+			{ID: TableOccupancyRate, Title: rateTitle, Reason: reason},
+		}
+		// The formats without a list of missing tables (XLSX, HTML) say
+		// it under the places.
+		places.Notes = append(places.Notes, report.Label{
+			IT: "Posti occupati e tasso di occupazione: " + lowerFirst(reason.IT),
+			EN: "Occupied places and occupancy rate: " + lowerFirst(reason.EN)})
+		return out, nil
+	}
+	oc, err := s.occ.OccupiedPlaces(ctx, p.Date, p.Zone)
+	if err != nil {
+		return nil, fmt.Errorf("facility census: occupied places: %w", err)
+	}
+	occupied := report.NewTable(TableOccupied, occTitle, zones, types)
+	occupied.Unit = report.Label{IT: "minori", EN: "minors"}
+	occupied.Notes = []report.Label{censusNote}
+	if err := fill(occupied, oc); err != nil {
+		return nil, fmt.Errorf("facility census: %w", err)
+	}
+	if err := occupied.Protect(s.policy); err != nil {
+		return nil, fmt.Errorf("facility census: %w", err)
+	}
+	rate, err := report.NewRatio(TableOccupancyRate, rateTitle, report.Label{IT: "%", EN: "%"}, occupied, places, 100, 1)
+	if err != nil {
+		return nil, fmt.Errorf("facility census: %w", err)
+	}
+	rate.Notes = []report.Label{{
+		IT: "Posti occupati su posti autorizzati × 100; non pubblicato dove i posti occupati sono oscurati.",
+		EN: "Occupied over authorised places × 100; not published where the occupied places are suppressed."}}
+	out.Grids = append(out.Grids, occupied, rate)
+	return out, nil
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
