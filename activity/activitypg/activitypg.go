@@ -1,5 +1,5 @@
 // Package activitypg is the PostgreSQL store of package activity (schema
-// activity, migration 007).
+// activity, migration 008).
 package activitypg
 
 import (
