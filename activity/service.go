@@ -107,6 +107,16 @@ func (s *Service) checkDate(fe *fieldErrors, field string, d time.Time, required
 	}
 }
 
+// checkPeriod checks a period: a required start (named startField), an
+// optional end_date, neither in the future, the end not before the start.
+func (s *Service) checkPeriod(fe *fieldErrors, startField string, start, end time.Time) {
+	s.checkDate(fe, startField, start, true)
+	s.checkDate(fe, "end_date", end, false)
+	if !end.IsZero() && !start.IsZero() && end.Before(start) {
+		fe.add("end_date", "must not be before "+startField)
+	}
+}
+
 // checkRecord validates a case file's SINBA record, naming fields by
 // their JSON names under prefix.
 func (s *Service) checkRecord(fe *fieldErrors, prefix string, rec *sinba.Record) {
@@ -274,11 +284,7 @@ func (s *Service) AddEntry(ctx context.Context, a Actor, id CaseID, e Entry, hoo
 	if !ok {
 		fe.add("kind", fmt.Sprintf("unknown kind %q", e.Kind))
 	}
-	s.checkDate(&fe, "start_date", e.Start, true)
-	s.checkDate(&fe, "end_date", e.End, false)
-	if !e.End.IsZero() && !e.Start.IsZero() && e.End.Before(e.Start) {
-		fe.add("end_date", "must not be before start_date")
-	}
+	s.checkPeriod(&fe, "start_date", e.Start, e.End)
 	checkFields(&fe, "", specs, e.Codes)
 	if e.Kind == EntryFosterCare && e.Codes["outcome"] != "" && e.End.IsZero() {
 		fe.add("outcome", "only for a period that has ended (end_date)")
@@ -607,11 +613,7 @@ func (s *Service) AddActivity(ctx context.Context, a Actor, id StayID, act StayA
 	if !ok {
 		fe.add("kind", fmt.Sprintf("unknown kind %q", act.Kind))
 	}
-	s.checkDate(&fe, "date", act.Date, true)
-	s.checkDate(&fe, "end_date", act.End, false)
-	if !act.End.IsZero() && !act.Date.IsZero() && act.End.Before(act.Date) {
-		fe.add("end_date", "must not be before date")
-	}
+	s.checkPeriod(&fe, "date", act.Date, act.End)
 	checkFields(&fe, "fields.", specs, act.Fields)
 	if err := fe.err(); err != nil {
 		return StayActivity{}, err

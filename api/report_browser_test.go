@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,8 +63,9 @@ func TestReportPageInChromium(t *testing.T) {
 
 	// Chromium sends no bearer token: this local server adds the
 	// analyst's to the one request it forwards, and answers with the API's
-	// response, headers included. mangle lets the second run swap the CSP.
-	var mangle func(h http.Header)
+	// response, headers included. strict makes the second run swap the
+	// CSP; atomic, as Chromium may still be fetching when it is set.
+	var strict atomic.Bool
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/census.html" {
 			http.NotFound(w, r)
@@ -76,8 +78,8 @@ func TestReportPageInChromium(t *testing.T) {
 		for k, vs := range rec.Header() {
 			w.Header()[k] = vs
 		}
-		if mangle != nil {
-			mangle(w.Header())
+		if strict.Load() {
+			w.Header().Set("Content-Security-Policy", "default-src 'none'")
 		}
 		w.WriteHeader(rec.Code)
 		_, _ = w.Write(rec.Body.Bytes())
@@ -110,7 +112,7 @@ func TestReportPageInChromium(t *testing.T) {
 
 	// The check catches what it is for: under the API's default policy
 	// (no inline style) Chromium refuses the page's CSS and says so.
-	mangle = func(h http.Header) { h.Set("Content-Security-Policy", "default-src 'none'") }
+	strict.Store(true)
 	msgs = chromiumConsole(t, bin, proxy.URL+"/census.html", filepath.Join(t.TempDir(), "refused.png"))
 	assert.NotEmpty(t, msgs, "a refused inline style is not detected")
 }

@@ -217,6 +217,20 @@ func idParam(c *gin.Context) (int64, error) {
 
 // decodeAttributes reads a SINBA record in its JSON form, naming bad
 // fields under "attributes.".
+// idAndBody reads the {id} path parameter and the JSON body into v; on a
+// bad one it records the problem and returns false.
+func idAndBody(c *gin.Context, v any) (int64, bool) {
+	id, err := idParam(c)
+	if err == nil {
+		err = decodeJSON(c, v)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return 0, false
+	}
+	return id, true
+}
+
 func decodeAttributes(raw json.RawMessage) (sinba.Record, error) {
 	var rec sinba.Record
 	if len(raw) == 0 || string(raw) == "null" {
@@ -459,14 +473,9 @@ func (s *Server) getCase(c *gin.Context) {
 }
 
 func (s *Server) updateCase(c *gin.Context) {
-	id, err := idParam(c)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var req caseUpdateRequest
-	if err := decodeJSON(c, &req); err != nil {
-		_ = c.Error(err)
+	id, ok := idAndBody(c, &req)
+	if !ok {
 		return
 	}
 	rec, err := decodeAttributes(req.Attributes)
@@ -493,14 +502,9 @@ func (s *Server) updateCase(c *gin.Context) {
 // start_date, end_date and the kind's coded fields, all strings.
 func (s *Server) addEntry(kind activity.EntryKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := idParam(c)
-		if err != nil {
-			_ = c.Error(err)
-			return
-		}
 		var body map[string]any
-		if err := decodeJSON(c, &body); err != nil {
-			_ = c.Error(err)
+		id, ok := idAndBody(c, &body)
+		if !ok {
 			return
 		}
 		var bad []FieldError
@@ -544,14 +548,9 @@ type transferRequest struct {
 }
 
 func (s *Server) transferCase(c *gin.Context) {
-	id, err := idParam(c)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var req transferRequest
-	if err := decodeJSON(c, &req); err != nil {
-		_ = c.Error(err)
+	id, ok := idAndBody(c, &req)
+	if !ok {
 		return
 	}
 	p, _ := principal(c)
@@ -587,14 +586,9 @@ type closeRequest struct {
 }
 
 func (s *Server) closeCase(c *gin.Context) {
-	id, err := idParam(c)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var req closeRequest
-	if err := decodeJSON(c, &req); err != nil {
-		_ = c.Error(err)
+	id, ok := idAndBody(c, &req)
+	if !ok {
 		return
 	}
 	var bad []FieldError
@@ -785,14 +779,9 @@ type dischargeRequest struct {
 }
 
 func (s *Server) discharge(c *gin.Context) {
-	id, err := idParam(c)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var req dischargeRequest
-	if err := decodeJSON(c, &req); err != nil {
-		_ = c.Error(err)
+	id, ok := idAndBody(c, &req)
+	if !ok {
 		return
 	}
 	var bad []FieldError
@@ -820,14 +809,9 @@ type activityRequest struct {
 }
 
 func (s *Server) addActivity(c *gin.Context) {
-	id, err := idParam(c)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var req activityRequest
-	if err := decodeJSON(c, &req); err != nil {
-		_ = c.Error(err)
+	id, ok := idAndBody(c, &req)
+	if !ok {
 		return
 	}
 	var bad []FieldError

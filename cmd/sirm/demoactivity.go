@@ -9,19 +9,15 @@ import (
 	"time"
 
 	"github.com/toscana/sirm/activity"
-	"github.com/toscana/sirm/activity/activitypg"
 	"github.com/toscana/sirm/activity/sinba"
 	"github.com/toscana/sirm/activity/sinba/sinbatest"
 	"github.com/toscana/sirm/api"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/audit/auditpg"
 	"github.com/toscana/sirm/internal/demo"
-	"github.com/toscana/sirm/internal/pgdb"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/migrations"
 	"github.com/toscana/sirm/registry"
-	"github.com/toscana/sirm/registry/registrypg"
-	"github.com/toscana/sirm/vaultcfg"
 )
 
 // runDemoActivity seeds case files and stays consistent with the demo
@@ -63,16 +59,12 @@ func runDemoActivity(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	c.Keys.Env = c.Env
-	keys, err := vaultcfg.Open(ctx, c.Keys)
+	env, err := openLinkage(ctx, &c)
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
-	db, err := pgdb.Open(ctx, c.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("%w (is PostgreSQL running? `make run` starts one)", err)
-	}
-	defer db.Close()
+	defer env.Close()
+	db, lk := env.db, env.lk
 	if !more {
 		var exists bool
 		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM activity.case_files)`).Scan(&exists); err != nil {
@@ -83,20 +75,7 @@ func runDemoActivity(ctx context.Context, args []string, stdout, stderr io.Write
 			return nil
 		}
 	}
-	lk, err := newLinkage(ctx, c.Linkage, keys, db)
-	if err != nil {
-		return err
-	}
-	if err := lk.PinBackend(ctx); err != nil {
-		return err
-	}
-	acts := activitypg.New(db)
-	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Occupancy: acts})
-	if err != nil {
-		return err
-	}
-	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: api.ActivityFacilities(reg),
-		Zone: api.ActivityZones(reg)})
+	reg, act, err := env.newDomains(nil)
 	if err != nil {
 		return err
 	}

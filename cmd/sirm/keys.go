@@ -7,7 +7,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/toscana/sirm/internal/pgdb"
 	"github.com/toscana/sirm/vaultcfg"
 )
 
@@ -115,20 +114,12 @@ func runTokenKey(ctx context.Context, sub string, args []string, stdout, stderr 
 		return err
 	}
 	c.Keys.Env, c.Keys.Logger = c.Env, log
-	keys, err := vaultcfg.Open(ctx, c.Keys)
+	env, err := openLinkage(ctx, &c)
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
-	db, err := pgdb.Open(ctx, c.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	lk, err := newLinkage(ctx, c.Linkage, keys, db)
-	if err != nil {
-		return err
-	}
+	defer env.Close()
+	lk := env.lk
 	if sub == "rotate-token-key" {
 		v, err := lk.RotateTokenKey(ctx, domain)
 		if err != nil {

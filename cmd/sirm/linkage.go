@@ -4,10 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
+	"github.com/toscana/sirm/activity"
+	"github.com/toscana/sirm/activity/activitypg"
+	"github.com/toscana/sirm/api"
 	"github.com/toscana/sirm/internal/pgdb"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/linkage/linkagepg"
+	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/registry/registrypg"
 	"github.com/toscana/sirm/vaultcfg"
 )
 
@@ -94,4 +100,56 @@ func newLinkage(ctx context.Context, c LinkageConfig, keys vaultcfg.Source, db *
 		cfg.BloomKey = sec.Material
 	}
 	return linkage.NewService(cfg)
+}
+
+// linkageEnv is what the commands that work on persons open: the key
+// source, the database and the linkage service, pinned to its backend.
+type linkageEnv struct {
+	keys vaultcfg.Source
+	db   *pgdb.DB
+	lk   *linkage.Service
+}
+
+// openLinkage opens c's key source and database and builds the linkage
+// service on them; Close releases both.
+func openLinkage(ctx context.Context, c *Config) (*linkageEnv, error) {
+	keys, err := vaultcfg.Open(ctx, c.Keys)
+	if err != nil {
+		return nil, err
+	}
+	db, err := pgdb.Open(ctx, c.DatabaseURL)
+	if err != nil {
+		keys.Close()
+		return nil, fmt.Errorf("%w (is PostgreSQL running? `make run` starts one)", err)
+	}
+	e := &linkageEnv{keys: keys, db: db}
+	if e.lk, err = newLinkage(ctx, c.Linkage, keys, db); err == nil {
+		err = e.lk.PinBackend(ctx)
+	}
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *linkageEnv) Close() {
+	e.db.Close()
+	e.keys.Close()
+}
+
+// newDomains builds the registry and activity services on e, as the server
+// wires them (live occupancy from the stays).
+func (e *linkageEnv) newDomains(log *slog.Logger) (*registry.Service, *activity.Service, error) {
+	acts := activitypg.New(e.db)
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(e.db), Tx: e.db, Occupancy: acts})
+	if err != nil {
+		return nil, nil, err
+	}
+	act, err := activity.NewService(activity.Config{Store: acts, Tx: e.db, Persons: e.lk,
+		Facilities: api.ActivityFacilities(reg), Zone: api.ActivityZones(reg), Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, act, nil
 }

@@ -8,9 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/toscana/sirm/internal/pgdb"
 	"github.com/toscana/sirm/linkage"
-	"github.com/toscana/sirm/vaultcfg"
 )
 
 func runLinkage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,23 +39,12 @@ func runLinkage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("a rescan needs fuzzy matching: SIRM_LINKAGE_FUZZY=true")
 	}
 	c.Keys.Env = c.Env
-	keys, err := vaultcfg.Open(ctx, c.Keys)
+	env, err := openLinkage(ctx, &c)
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
-	db, err := pgdb.Open(ctx, c.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	lk, err := newLinkage(ctx, c.Linkage, keys, db)
-	if err != nil {
-		return err
-	}
-	if err := lk.PinBackend(ctx); err != nil {
-		return err
-	}
+	defer env.Close()
+	lk := env.lk
 	start := time.Now()
 	last := start
 	got, err := lk.Rescan(ctx, func(p linkage.RescanProgress) {

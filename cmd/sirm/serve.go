@@ -8,15 +8,10 @@ import (
 	"io"
 	"net"
 
-	"github.com/toscana/sirm/activity"
-	"github.com/toscana/sirm/activity/activitypg"
 	"github.com/toscana/sirm/api"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/audit/auditpg"
 	"github.com/toscana/sirm/internal/authn"
-	"github.com/toscana/sirm/internal/pgdb"
-	"github.com/toscana/sirm/registry"
-	"github.com/toscana/sirm/registry/registrypg"
 	"github.com/toscana/sirm/vaultcfg"
 )
 
@@ -52,33 +47,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Info("created development keyring", "path", c.Keys.KeyringPath, "secrets", created)
 		}
 	}
-	keys, err := vaultcfg.Open(ctx, c.Keys)
+	env, err := openLinkage(ctx, &c)
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
-
-	db, err := pgdb.Open(ctx, c.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("%w (is PostgreSQL running? `make run` starts one)", err)
-	}
-	defer db.Close()
-
-	lk, err := newLinkage(ctx, c.Linkage, keys, db)
-	if err != nil {
-		return err
-	}
-	if err := lk.PinBackend(ctx); err != nil {
-		return err
-	}
-
-	acts := activitypg.New(db)
-	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Occupancy: acts})
-	if err != nil {
-		return err
-	}
-	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: api.ActivityFacilities(reg),
-		Zone: api.ActivityZones(reg), Logger: log})
+	defer env.Close()
+	keys, db, lk := env.keys, env.db, env.lk
+	reg, act, err := env.newDomains(log)
 	if err != nil {
 		return err
 	}
