@@ -184,8 +184,8 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	acts := activitypg.New(db)
 	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Now: clock.Now, Occupancy: acts})
 	require.NoError(t, err)
-	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: ActivityFacilities(reg),
-		Zone: ActivityZones(reg), Now: clock.Now})
+	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: activity.RegistryFacilities(reg),
+		Zone: activity.RegistryZones(reg), Now: clock.Now})
 	require.NoError(t, err)
 	cat, err := report.NewCatalogue(reportpg.New(db, reportpg.Options{}).Definitions()...)
 	require.NoError(t, err)

@@ -59,19 +59,26 @@ func TestReportPageInChromium(t *testing.T) {
 	}
 	env := newTestEnv(t)
 	seedDemoRegistry(t, env)
+	seedDemoActivity(t, env, 300)
 	analyst := env.token(t, authn.RoleRegionAnalyst, "REGIONE")
 
 	// Chromium sends no bearer token: this local server adds the
-	// analyst's to the one request it forwards, and answers with the API's
-	// response, headers included. strict makes the second run swap the
-	// CSP; atomic, as Chromium may still be fetching when it is set.
+	// analyst's to the one request it forwards (/NAME.html is report NAME
+	// as a page), and answers with the API's response, headers included.
+	// strict makes the last run swap the CSP; atomic, as Chromium may
+	// still be fetching when it is set.
 	var strict atomic.Bool
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/census.html" {
+		name, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".html")
+		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		req := httptest.NewRequest(http.MethodGet, "/v1/reports/facility-census?date="+demoDay+"&format=html", nil)
+		query := "?format=html"
+		if name == "facility-census" {
+			query += "&date=" + demoDay
+		}
+		req := httptest.NewRequest(http.MethodGet, "/v1/reports/"+name+query, nil)
 		req.Header.Set("Authorization", "Bearer "+analyst)
 		rec := httptest.NewRecorder()
 		env.srv.Handler().ServeHTTP(rec, req)
@@ -86,33 +93,37 @@ func TestReportPageInChromium(t *testing.T) {
 	}))
 	defer proxy.Close()
 
-	shot := filepath.Join(t.TempDir(), "census.png")
-	msgs := chromiumConsole(t, bin, proxy.URL+"/census.html", shot)
-	assert.Empty(t, msgs, "console messages")
+	for _, d := range env.srv.reports.All() {
+		t.Run(d.Name, func(t *testing.T) {
+			shot := filepath.Join(t.TempDir(), d.Name+".png")
+			msgs := chromiumConsole(t, bin, proxy.URL+"/"+d.Name+".html", shot)
+			assert.Empty(t, msgs, "console messages")
 
-	f, err := os.Open(shot)
-	require.NoError(t, err, "no screenshot")
-	defer f.Close()
-	img, err := png.Decode(f)
-	require.NoError(t, err)
-	b := img.Bounds()
-	assert.GreaterOrEqual(t, b.Dx(), 1000)
-	assert.GreaterOrEqual(t, b.Dy(), 1000)
-	colours := map[color.RGBA]int{}
-	for y := b.Min.Y; y < b.Max.Y; y += 2 {
-		for x := b.Min.X; x < b.Max.X; x += 2 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			colours[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}]++
-		}
+			f, err := os.Open(shot)
+			require.NoError(t, err, "no screenshot")
+			defer f.Close()
+			img, err := png.Decode(f)
+			require.NoError(t, err)
+			b := img.Bounds()
+			assert.GreaterOrEqual(t, b.Dx(), 1000)
+			assert.GreaterOrEqual(t, b.Dy(), 1000)
+			colours := map[color.RGBA]int{}
+			for y := b.Min.Y; y < b.Max.Y; y += 2 {
+				for x := b.Min.X; x < b.Max.X; x += 2 {
+					r, g, bl, _ := img.At(x, y).RGBA()
+					colours[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}]++
+				}
+			}
+			assert.Greater(t, len(colours), 10, "the screenshot is (nearly) one colour")
+			bars := colours[color.RGBA{0x2f, 0x6f, 0x9f, 255}]
+			assert.Greater(t, bars, 50, "the bar charts' colour (#2f6f9f) is missing: the SVG or its CSS did not render")
+			t.Logf("%s: screenshot %dx%d, %d colours, %d bar pixels sampled", d.Name, b.Dx(), b.Dy(), len(colours), bars)
+		})
 	}
-	assert.Greater(t, len(colours), 10, "the screenshot is (nearly) one colour")
-	bars := colours[color.RGBA{0x2f, 0x6f, 0x9f, 255}]
-	assert.Greater(t, bars, 200, "the bar charts' colour (#2f6f9f) is missing: the SVG or its CSS did not render")
-	t.Logf("screenshot %dx%d, %d colours, %d bar pixels sampled", b.Dx(), b.Dy(), len(colours), bars)
 
 	// The check catches what it is for: under the API's default policy
 	// (no inline style) Chromium refuses the page's CSS and says so.
 	strict.Store(true)
-	msgs = chromiumConsole(t, bin, proxy.URL+"/census.html", filepath.Join(t.TempDir(), "refused.png"))
+	msgs := chromiumConsole(t, bin, proxy.URL+"/facility-census.html", filepath.Join(t.TempDir(), "refused.png"))
 	assert.NotEmpty(t, msgs, "a refused inline style is not detected")
 }

@@ -14,9 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/toscana/sirm/activity"
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/internal/demo"
+	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/report"
 	"github.com/toscana/sirm/report/render"
 )
 
@@ -31,6 +34,20 @@ func seedDemoRegistry(t testing.TB, env *testEnv) {
 	fs := demo.Facilities(demo.FacilityOptions{N: 183, Seed: 1, Now: ref}, registry.MustLoadCodes())
 	require.NoError(t, demo.LoadFacilities(context.Background(), env.srv.registry, env.clock.Set, fs, nil))
 	env.clock.Set(time.Time{}) // the real time again
+}
+
+// seedDemoActivity loads n demo minors' case files and stays (sirm demo
+// activity's generator) through the server's linkage and activity, as
+// of today.
+func seedDemoActivity(t testing.TB, env *testEnv, n int) demo.ActivitySummary {
+	t.Helper()
+	sum, err := demo.LoadActivity(context.Background(), demo.ActivityEnv{Linkage: env.srv.linkage, Activity: env.srv.activity,
+		Registry: env.srv.registry, Actor: "test",
+		Audit: func(context.Context, demo.Step, string, string, linkage.PersonID) error { return nil }},
+		demo.ActivityOptions{N: n, Seed: 5, Today: activity.Day(time.Now())})
+	require.NoError(t, err)
+	require.Positive(t, sum.Stays)
+	return sum
 }
 
 // rawCensus counts, in Go from the raw version rows, the active facilities
@@ -131,16 +148,15 @@ func TestFacilityCensusReport(t *testing.T) {
 				require.Len(t, rep.Tables[0].Rows.Categories, 1)
 				assert.Equal(t, tc.zone, rep.Tables[0].Rows.Categories[0].Code)
 			}
-			require.Len(t, rep.Tables, 2)
+			require.Len(t, rep.Tables, 4)
 			day := strings.TrimPrefix(strings.SplitN(tc.query, "&", 2)[0], "?date=")
 			wantF, wantP := rawCensus(t, env, day, tc.zone)
 			require.NotEmpty(t, wantF, "the demo registry gives a non-trivial census")
 			requireTableMatches(t, rep.Tables[0], wantF)
 			requireTableMatches(t, rep.Tables[1], wantP)
-			ids := []string{rep.Unavailable[0].ID, rep.Unavailable[1].ID}
-			assert.Equal(t, []string{"occupied_places_by_zone_typology", "occupancy_rate_by_zone_typology"}, ids)
-			assert.NotContains(t, string(r.body), "occupied_places_by_zone_typology\",\"title\":{\"it\":\"Posti occupati per zona e tipologia\",\"en\":\"Occupied places by zone and typology\"},\"unit\"",
-				"occupied places are not published as a table")
+			assert.Equal(t, []string{"occupied_places_by_zone_typology", "occupancy_rate_by_zone_typology"},
+				[]string{rep.Tables[2].ID, rep.Tables[3].ID})
+			assert.Empty(t, rep.Unavailable)
 		})
 	}
 
@@ -157,8 +173,9 @@ func TestFacilityCensusReport(t *testing.T) {
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 		var l reportList
 		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &l))
-		require.Len(t, l.Reports, 1)
+		require.Len(t, l.Reports, 4)
 		assert.Equal(t, "facility-census", l.Reports[0].Name)
+		assert.Equal(t, []string{"from", "to", "zone"}, l.Reports[2].Parameters)
 		assert.Equal(t, []string{"date", "zone"}, l.Reports[0].Parameters)
 		assert.Equal(t, "/v1/reports/facility-census", l.Reports[0].Href)
 	})
@@ -205,7 +222,7 @@ func TestReportFormats(t *testing.T) {
 		f, err := excelize.OpenReader(bytes.NewReader(r.body))
 		require.NoError(t, err)
 		defer f.Close()
-		assert.Len(t, f.GetSheetList(), 2, "one sheet per table")
+		assert.Len(t, f.GetSheetList(), 4, "one sheet per table")
 	})
 	t.Run("html", func(t *testing.T) {
 		r := getReport(t, env, analyst, "?date="+demoDay+"&format=html")
@@ -215,7 +232,7 @@ func TestReportFormats(t *testing.T) {
 		assert.Contains(t, r.w.Header().Get("Content-Security-Policy"), "style-src 'unsafe-inline'")
 		assert.NotContains(t, r.w.Header().Get("Content-Security-Policy"), "script")
 		assert.Contains(t, string(r.body), "<svg")
-		assert.Contains(t, string(r.body), "non disponibil", "the page says occupancy is not available")
+		assert.Contains(t, string(r.body), "Tasso di occupazione")
 	})
 	for _, tc := range []struct{ accept, want string }{
 		{"text/csv", "text/csv; charset=utf-8; header=present"},
@@ -318,7 +335,6 @@ func TestReportBadInput(t *testing.T) {
 		{"repeated", "?zone=APUANE&zone=PISANA", []string{"zone"}},
 		{"several", "?date=x&format=y&sep=z", []string{"date", "format", "sep"}},
 		{"unknownTable", "?table=nope", []string{"table"}},
-		{"unavailableTable", "?table=occupied_places_by_zone_typology", []string{"table"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := env.do(t, http.MethodGet, "/v1/reports/facility-census"+tc.query, analyst, nil)
@@ -329,5 +345,126 @@ func TestReportBadInput(t *testing.T) {
 	t.Run("unknownReport404", func(t *testing.T) {
 		w := env.do(t, http.MethodGet, "/v1/reports/minors-in-the-moon", analyst, nil)
 		requireProblem(t, w, http.StatusNotFound)
+	})
+}
+
+// TestSurveyReports: the surveys of minors on the demo activity, through
+// the API. What a reader gets — the JSON alone — gives no suppressed
+// entry back (audited per set of tables protected together), publishes no
+// count between 0 and the threshold, and equals what the store computes;
+// a service gets its own zone; a period defaults to the year to date.
+// Counts against the raw rows are reportpg's TestSurveysMatchRawRows.
+func TestSurveyReports(t *testing.T) {
+	env := newTestEnv(t)
+	seedDemoRegistry(t, env)
+	seedDemoActivity(t, env, 400)
+	analyst := env.token(t, authn.RoleRegionAnalyst, "REGIONE")
+	today := time.Now().In(registry.Rome).Format(time.DateOnly)
+
+	get := func(t *testing.T, tok, target string) reportResponse {
+		t.Helper()
+		w := env.do(t, http.MethodGet, target, tok, nil)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		var rep reportResponse
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &rep))
+		return rep
+	}
+	suppressed := 0
+	for _, tc := range []struct{ name, query string }{
+		{"minors-out-of-family", ""},
+		{"minors-out-of-family", "?date=" + time.Now().AddDate(0, -6, 0).Format(time.DateOnly)},
+		{"minors-in-family", ""},
+		{"flows", ""},
+		{"flows", "?from=2024-01-01&to=" + today},
+	} {
+		t.Run(tc.name+tc.query, func(t *testing.T) {
+			rep := get(t, analyst, "/v1/reports/"+tc.name+tc.query)
+			require.NotEmpty(t, rep.Tables)
+			sets := map[string][]report.View{}
+			for _, tj := range rep.Tables {
+				if tj.Kind != "counts" {
+					assert.Equal(t, "quantiles", tj.Kind, tj.ID)
+					continue
+				}
+				for _, row := range append(tj.Cells, tj.ColumnTotals, tj.RowTotals, []*float64{tj.GrandTotal}) {
+					for _, v := range row {
+						if v != nil {
+							assert.False(t, *v > 0 && *v < 3, "%s: %v published", tj.ID, *v)
+						}
+					}
+				}
+				suppressed += len(tj.Suppressed)
+				set, _, _ := strings.Cut(tj.ID, "_by_")
+				sets[set] = append(sets[set], tj.View())
+			}
+			for set, views := range sets {
+				ivs, err := report.AuditLinked(views, report.AuditOptions{Lower: 1, Margin: 1})
+				require.NoError(t, err, set)
+				for _, tv := range ivs {
+					for _, iv := range tv {
+						assert.False(t, iv.Disclosed, "%s: suppressed entry %d,%d recomputable", set, iv.Row, iv.Col)
+					}
+				}
+			}
+			// The same numbers as the store's.
+			d, ok := env.srv.reports.Lookup(tc.name)
+			require.True(t, ok)
+			p := report.Params{}
+			for _, x := range []struct {
+				s *string
+				t *time.Time
+			}{{rep.Parameters.Date, &p.Date}, {rep.Parameters.From, &p.From}, {rep.Parameters.To, &p.To}} {
+				if x.s != nil {
+					*x.t, _ = time.Parse(time.DateOnly, *x.s)
+				}
+			}
+			out, err := d.Compute(context.Background(), p)
+			require.NoError(t, err)
+			require.Len(t, rep.Tables, len(out.Grids))
+			for k, g := range out.Grids {
+				want, err := render.ToJSON(g)
+				require.NoError(t, err)
+				assert.Equal(t, want, rep.Tables[k], g.Header().ID)
+			}
+		})
+	}
+	assert.Positive(t, suppressed, "small cells exist in the demo data")
+
+	t.Run("periodDefaultsToYearToDate", func(t *testing.T) {
+		rep := get(t, analyst, "/v1/reports/flows")
+		require.NotNil(t, rep.Parameters.From)
+		assert.Equal(t, today[:4]+"-01-01", *rep.Parameters.From)
+		assert.Equal(t, today, *rep.Parameters.To)
+		assert.Nil(t, rep.Parameters.Date)
+	})
+	t.Run("serviceOwnZone", func(t *testing.T) {
+		svc := env.token(t, authn.RoleServiceOperator, "PISANA")
+		for _, name := range []string{"minors-out-of-family", "minors-in-family", "flows"} {
+			rep := get(t, svc, "/v1/reports/"+name)
+			require.NotNil(t, rep.Parameters.Zone)
+			assert.Equal(t, "PISANA", *rep.Parameters.Zone)
+			for _, tj := range rep.Tables {
+				require.Len(t, tj.Rows.Categories, 1, tj.ID)
+				assert.Equal(t, "PISANA", tj.Rows.Categories[0].Code)
+			}
+			w := env.do(t, http.MethodGet, "/v1/reports/"+name+"?zone=FIORENTINA", svc, nil)
+			requireProblem(t, w, http.StatusForbidden)
+		}
+	})
+	t.Run("badPeriod", func(t *testing.T) {
+		tomorrow := time.Now().In(registry.Rome).AddDate(0, 0, 1).Format(time.DateOnly)
+		for _, tc := range []struct {
+			query  string
+			fields []string
+		}{
+			{"?from=2025-06-01&to=2025-05-31", []string{"to"}},
+			{"?from=" + tomorrow, []string{"from"}},
+			{"?from=2025-02-30", []string{"from"}},
+			{"?date=2025-01-01", []string{"date"}},
+		} {
+			w := env.do(t, http.MethodGet, "/v1/reports/flows"+tc.query, analyst, nil)
+			p := requireProblem(t, w, http.StatusBadRequest)
+			assert.Equal(t, tc.fields, fieldsOf(p), tc.query)
+		}
 	})
 }

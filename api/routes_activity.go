@@ -72,32 +72,6 @@ func (s *Server) activityRoutes(g *gin.RouterGroup) {
 
 // ---- wiring ----
 
-// ActivityFacilities is the registry seen from activity: the facility a
-// facility operator's org names, its status, places and zone.
-func ActivityFacilities(reg *registry.Service) activity.Facilities { return registryFacilities{reg} }
-
-type registryFacilities struct{ reg *registry.Service }
-
-func (r registryFacilities) Facility(ctx context.Context, org string) (activity.Facility, error) {
-	ref, err := registry.ParseRef(org)
-	if err != nil {
-		return activity.Facility{}, activity.ErrNotFound
-	}
-	f, err := r.reg.Get(ctx, ref, registry.Visibility{All: true})
-	if errors.Is(err, registry.ErrNotFound) {
-		return activity.Facility{}, activity.ErrNotFound
-	}
-	if err != nil {
-		return activity.Facility{}, err
-	}
-	return activity.Facility{ID: f.ID, Active: f.Status == registry.StatusActive, Places: f.Data.AuthorisedPlaces, Zone: f.Data.Zone}, nil
-}
-
-// ActivityZones reports whether a zone code is in the registry's list.
-func ActivityZones(reg *registry.Service) func(string) bool {
-	return func(code string) bool { _, ok := reg.Codes().Zone(code); return ok }
-}
-
 // onMerge lets activity follow linkage's merges and undos.
 func (s *Server) onMerge(e linkage.MergeEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -900,7 +874,7 @@ func (s *Server) getMinor(c *gin.Context) {
 			_ = c.Error(err)
 			return
 		}
-		f, ferr := ActivityFacilities(s.registry).Facility(ctx, p.Org)
+		f, ferr := activity.RegistryFacilities(s.registry).Facility(ctx, p.Org)
 		if ferr == nil {
 			for _, st := range sts {
 				if st.Facility == f.ID {

@@ -151,13 +151,21 @@ func (s *Server) parseReportRequest(c *gin.Context, d report.Definition) (report
 			req.params.Date, _ = time.Parse(time.DateOnly, today)
 		}
 	}
+	// A period defaults to the year to date.
 	if d.Takes(report.ParamFrom) {
 		req.params.From = day(string(report.ParamFrom))
+		if c.Query(string(report.ParamFrom)) == "" {
+			req.params.From, _ = time.Parse(time.DateOnly, today[:4]+"-01-01")
+		}
 	}
 	if d.Takes(report.ParamTo) {
 		req.params.To = day(string(report.ParamTo))
+		if c.Query(string(report.ParamTo)) == "" {
+			req.params.To, _ = time.Parse(time.DateOnly, today)
+		}
 	}
-	if !req.params.From.IsZero() && !req.params.To.IsZero() && req.params.To.Before(req.params.From) {
+	periodBad := slices.ContainsFunc(bad, func(f FieldError) bool { return f.Field == "from" || f.Field == "to" })
+	if !periodBad && !req.params.From.IsZero() && !req.params.To.IsZero() && req.params.To.Before(req.params.From) {
 		bad = append(bad, FieldError{Field: string(report.ParamTo), Reason: "must not be before from"})
 	}
 	if z := c.Query(string(report.ParamZone)); z != "" && d.Takes(report.ParamZone) {

@@ -18,6 +18,10 @@ type Header struct {
 	Rows, Cols  Dimension
 	Notes       []Label
 	Policy      Policy
+	// NoRowTotals marks a grid of statistics that do not add up
+	// (Quantiles): it has no totals column, and Entry(r, Total) is never
+	// published. Its totals row, when it has one, is the whole population.
+	NoRowTotals bool
 }
 
 // Number is a published value: a count (Decimals 0) or a ratio to be

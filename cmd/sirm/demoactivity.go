@@ -4,20 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/toscana/sirm/activity"
-	"github.com/toscana/sirm/activity/sinba"
-	"github.com/toscana/sirm/activity/sinba/sinbatest"
 	"github.com/toscana/sirm/api"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/audit/auditpg"
 	"github.com/toscana/sirm/internal/demo"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/migrations"
-	"github.com/toscana/sirm/registry"
 )
 
 // runDemoActivity seeds case files and stays consistent with the demo
@@ -79,171 +74,36 @@ func runDemoActivity(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	var facilities []registry.Facility
-	for after := registry.ID(0); ; {
-		page, next, err := reg.Search(ctx, registry.Query{Status: registry.StatusActive, After: after, Limit: registry.MaxLimit,
-			Visibility: registry.Visibility{All: true}})
-		if err != nil {
+	log := audit.NewService(auditpg.New(db))
+	actions := map[demo.Step]struct {
+		action     api.Action
+		objectType string
+	}{
+		demo.StepResolve:   {api.ActionTokensResolve, "person"},
+		demo.StepOpenCase:  {api.ActionCasesCreate, "case_file"},
+		demo.StepCaseEntry: {api.ActionCasesUpdate, "case_file"},
+		demo.StepCloseCase: {api.ActionCasesClose, "case_file"},
+		demo.StepAdmit:     {api.ActionAdmissionsCreate, "stay"},
+		demo.StepActivity:  {api.ActionAdmissionsActivity, "stay"},
+		demo.StepDischarge: {api.ActionAdmissionsDischarge, "stay"},
+	}
+	sum, err := demo.LoadActivity(ctx, demo.ActivityEnv{Linkage: lk, Activity: act, Registry: reg, Actor: demoActor,
+		Audit: func(ctx context.Context, step demo.Step, role, org string, p linkage.PersonID) error {
+			a, ok := actions[step]
+			if !ok {
+				return fmt.Errorf("demo step %q has no action", step)
+			}
+			_, err := log.Append(ctx, audit.Event{Actor: demoActor, Role: role, Org: org, Action: string(a.action),
+				ObjectType: a.objectType, PersonRef: lk.AuditRef(p), Outcome: audit.OutcomeAllowed})
 			return err
-		}
-		facilities = append(facilities, page...)
-		if next == 0 {
-			break
-		}
-		after = next
-	}
-	if len(facilities) == 0 {
-		return fmt.Errorf("the registry has no active facility: run 'sirm demo facilities' first")
-	}
-	occupied, _, err := reg.Occupied(ctx, facilities)
+		}}, demo.ActivityOptions{N: int(n), Seed: seed, Today: activity.Day(time.Now())})
 	if err != nil {
 		return err
 	}
-
-	log := audit.NewService(auditpg.New(db))
-	hookOf := func(role, org string, action api.Action, objectType string) activity.Hook {
-		return func(ctx context.Context, p linkage.PersonID) error {
-			_, err := log.Append(ctx, audit.Event{Actor: demoActor, Role: role, Org: org, Action: string(action),
-				ObjectType: objectType, PersonRef: lk.AuditRef(p), Outcome: audit.OutcomeAllowed})
-			return err
-		}
-	}
-	resolve := func(domain, role string, id linkage.Identity) (linkage.PersonID, error) {
-		rs, err := lk.Resolve(ctx, domain, []linkage.Identity{id}, func(ctx context.Context, rs []linkage.Result) error {
-			for _, r := range rs {
-				if r.Err == nil {
-					if _, err := log.Append(ctx, audit.Event{Actor: demoActor, Role: role, Org: domain, Action: string(api.ActionTokensResolve),
-						ObjectType: "person", PersonRef: lk.AuditRef(r.Person), Outcome: audit.OutcomeAllowed}); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return linkage.PersonID{}, err
-		}
-		return rs[0].Person, rs[0].Err
-	}
-
-	today := activity.Day(time.Now())
-	ms := demo.Identities(demo.Options{N: int(n), Seed: seed, Now: today})
-	rng := rand.New(rand.NewPCG(uint64(seed), 6))
-	zones := reg.Codes().Zones
-	var files, stays, discharged, skipped int
-	for i, m := range ms {
-		f := facilities[rng.IntN(len(facilities))]
-		// The first minors stay in the first active facility (ASSO-000001
-		// in the demo registry, whose operator make run gives a token), so
-		// that it has guests to show.
-		first := i < 3
-		if first {
-			f = facilities[0]
-		}
-		zone := f.Data.Zone
-		if rng.IntN(4) == 0 { // placed outside its own zone
-			zone = zones[rng.IntN(len(zones))].Code
-		}
-		p, err := resolve(zone, "service_operator", m.Identity)
-		if err != nil {
-			skipped++ // an identity the policy refuses (too old): the demo moves on
-			continue
-		}
-		rec := demoRecord(rng, m, today)
-		opened := today.AddDate(0, 0, -30-rng.IntN(900))
-		svc := activity.Actor{Subject: demoActor, Role: "service_operator", Org: zone}
-		cf, err := act.OpenCase(ctx, svc, p, opened, rec, hookOf("service_operator", zone, api.ActionCasesCreate, "case_file"))
-		if err != nil {
-			return fmt.Errorf("minor %d: open case file: %w", i+1, err)
-		}
-		files++
-		for range 1 + rng.IntN(3) {
-			start := opened.AddDate(0, 0, rng.IntN(int(today.Sub(opened).Hours()/24)+1))
-			e := activity.Entry{Kind: activity.EntryIntervention, Start: start,
-				Codes: map[string]string{"code": sinba.CodicePrestazioneCodes.Codes[rng.IntN(len(sinba.CodicePrestazioneCodes.Codes))].Value}}
-			if _, err := act.AddEntry(ctx, svc, cf.ID, e, hookOf("service_operator", zone, api.ActionCasesUpdate, "case_file")); err != nil {
-				return fmt.Errorf("minor %d: intervention: %w", i+1, err)
-			}
-		}
-		if (rng.IntN(100) >= 60 && !first) || occupied[f.ID] >= f.Data.AuthorisedPlaces {
-			continue
-		}
-		org := string(f.Code)
-		fp, err := resolve(org, "facility_operator", m.Identity)
-		if err != nil {
-			return fmt.Errorf("minor %d: facility token: %w", i+1, err)
-		}
-		fac := activity.Actor{Subject: demoActor, Role: "facility_operator", Org: org}
-		admitted := opened.AddDate(0, 0, rng.IntN(int(today.Sub(opened).Hours()/24)+1))
-		form := activity.FormConsensual
-		if rng.IntN(3) > 0 {
-			form = activity.FormJudicial
-		}
-		st, _, err := act.Admit(ctx, fac, fp, activity.Admission{Date: admitted, SendingZone: zone, Form: form,
-			WithParent: rng.IntN(10) == 0, MSNA: m.Profile == demo.ProfileMSNA}, hookOf("facility_operator", org, api.ActionAdmissionsCreate, "stay"))
-		if err != nil {
-			return fmt.Errorf("minor %d: admission: %w", i+1, err)
-		}
-		stays++
-		occupied[f.ID]++
-		days := int(today.Sub(admitted).Hours() / 24)
-		for range rng.IntN(4) {
-			kind := activity.ActivityKinds[rng.IntN(len(activity.ActivityKinds))].Value
-			a := activity.StayActivity{Kind: activity.ActivityKind(kind), Date: admitted.AddDate(0, 0, rng.IntN(days+1)), Fields: map[string]string{}}
-			for _, spec := range activity.ActivityFields[a.Kind] {
-				a.Fields[spec.Name] = demoCode(rng, spec.List)
-			}
-			if _, err := act.AddActivity(ctx, fac, st.ID, a, hookOf("facility_operator", org, api.ActionAdmissionsActivity, "stay")); err != nil {
-				return fmt.Errorf("minor %d: activity: %w", i+1, err)
-			}
-		}
-		if days > 30 && rng.IntN(3) == 0 && !first {
-			on := admitted.AddDate(0, 0, 30+rng.IntN(days-29))
-			outcome := sinba.EsitoInserimentoStruttura(strconv.Itoa(1 + rng.IntN(9)))
-			if _, err := act.Discharge(ctx, fac, st.ID, on, outcome, hookOf("facility_operator", org, api.ActionAdmissionsDischarge, "stay")); err != nil {
-				return fmt.Errorf("minor %d: discharge: %w", i+1, err)
-			}
-			discharged++
-			occupied[f.ID]--
-		}
-	}
-	fmt.Fprintf(stdout, "loaded %d demo case files and %d stays (%d discharged) into %s\n", files, stays, discharged, redactURL(c.DatabaseURL))
-	if skipped > 0 {
-		fmt.Fprintf(stdout, "%d generated identities were refused by the age policy and left out\n", skipped)
+	fmt.Fprintf(stdout, "loaded %d demo case files (%d closed, %d in foster care) and %d stays (%d discharged) into %s\n",
+		sum.CaseFiles, sum.Closed, sum.FosterCare, sum.Stays, sum.Discharged, redactURL(c.DatabaseURL))
+	if sum.Skipped > 0 {
+		fmt.Fprintf(stdout, "%d generated identities were refused by the age policy and left out\n", sum.Skipped)
 	}
 	return nil
-}
-
-// demoCode picks a code of a list whose codes are not exported as a
-// slice: the SINBA lists are, activity's own Codes too.
-func demoCode(rng *rand.Rand, l activity.CodeList) string {
-	switch l := l.(type) {
-	case *sinba.CodeList:
-		return l.Codes[rng.IntN(len(l.Codes))].Value
-	case activity.Codes:
-		return l[rng.IntN(len(l))].Value
-	}
-	return ""
-}
-
-// demoRecord is a valid SINBA record for minor m: its birth year, the
-// unaccompanied-minor flag of its profile, no closure.
-func demoRecord(rng *rand.Rand, m demo.Minor, today time.Time) sinba.Record {
-	rec := sinbatest.Record(rng, "x", today)
-	rec.MotivazioneChiusuraCarico, rec.SituazioneChiusuraCarico = nil, nil
-	rec.MinoreStranieroNoAcc = "2"
-	if m.Profile == demo.ProfileMSNA {
-		rec.MinoreStranieroNoAcc = "1"
-	}
-	if b, err := time.Parse(time.DateOnly, m.Identity.BirthDate); err == nil {
-		try := rec
-		try.AnnoNascita = strconv.Itoa(b.Year())
-		age := today.Year() - b.Year()
-		try.FasciaEtaBeneficiario = sinba.FasciaEtaBeneficiario(strconv.Itoa(min(age/3+1, 6)))
-		if try.Validate(today) == nil {
-			rec = try
-		}
-	}
-	rec.IDBeneficiario = ""
-	return rec
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/toscana/sirm/activity"
 	"github.com/toscana/sirm/activity/activitypg"
-	"github.com/toscana/sirm/api"
 	"github.com/toscana/sirm/internal/pgdb"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/linkage/linkagepg"
@@ -147,7 +146,7 @@ func (e *linkageEnv) newDomains(log *slog.Logger) (*registry.Service, *activity.
 		return nil, nil, err
 	}
 	act, err := activity.NewService(activity.Config{Store: acts, Tx: e.db, Persons: e.lk,
-		Facilities: api.ActivityFacilities(reg), Zone: api.ActivityZones(reg), Logger: log})
+		Facilities: activity.RegistryFacilities(reg), Zone: activity.RegistryZones(reg), Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -85,8 +85,14 @@ func sectionOf(g report.Grid, k int, p Page) sectionView {
 		s.Notes = append(s.Notes, n.In(p.Lang))
 	}
 	var rowBars, colBars []bar
+	// A grid of statistics has no row totals: its rows chart the middle
+	// statistic (the median of quartiles).
+	rowCol := report.Total
+	if t.NoRowTotals {
+		rowCol = len(t.Cols.Categories) / 2
+	}
 	for r, c := range t.Rows.Categories {
-		v, ok := g.Entry(r, report.Total)
+		v, ok := g.Entry(r, rowCol)
 		rowBars = append(rowBars, bar{label: c.Label.In(p.Lang), n: v, ok: ok})
 	}
 	for c, cat := range t.Cols.Categories {

@@ -47,7 +47,12 @@ type DisclosureJSON struct {
 // totals) and is listed in Suppressed as well, so a client can use either;
 // a null not listed there is a ratio with a zero denominator.
 type TableJSON struct {
-	ID           string           `json:"id"`
+	ID string `json:"id"`
+	// Kind is "counts" (a report.Table: cells add up to the totals),
+	// "ratios" (a report.Ratio) or "quantiles" (a report.Quantiles:
+	// statistics by group, no row totals; the totals row is the whole
+	// population).
+	Kind         string           `json:"kind"`
 	Title        LabelJSON        `json:"title"`
 	Unit         LabelJSON        `json:"unit"`
 	Rows         DimensionJSON    `json:"rows"`
@@ -80,8 +85,15 @@ func ToJSON(g report.Grid) (TableJSON, error) {
 	}
 	h := g.Header()
 	m, n := len(h.Rows.Categories), len(h.Cols.Categories)
+	kind := "counts"
+	switch g.(type) {
+	case *report.Ratio:
+		kind = "ratios"
+	case *report.Quantiles:
+		kind = "quantiles"
+	}
 	out := TableJSON{
-		ID: h.ID, Title: labelJSON(h.Title), Unit: labelJSON(h.Unit),
+		ID: h.ID, Kind: kind, Title: labelJSON(h.Title), Unit: labelJSON(h.Unit),
 		Rows: dimensionJSON(h.Rows), Columns: dimensionJSON(h.Cols),
 		Cells:        make([][]*float64, m),
 		RowTotals:    make([]*float64, m),
@@ -115,12 +127,19 @@ func ToJSON(g report.Grid) (TableJSON, error) {
 		for c := range n {
 			out.Cells[r][c] = get(r, c)
 		}
-		out.RowTotals[r] = get(r, report.Total)
+		if !h.NoRowTotals {
+			out.RowTotals[r] = get(r, report.Total)
+		}
+	}
+	if h.NoRowTotals {
+		out.RowTotals = []*float64{}
 	}
 	for c := range n {
 		out.ColumnTotals[c] = get(report.Total, c)
 	}
-	out.GrandTotal = get(report.Total, report.Total)
+	if !h.NoRowTotals {
+		out.GrandTotal = get(report.Total, report.Total)
+	}
 	for _, l := range h.Notes {
 		out.Notes = append(out.Notes, labelJSON(l))
 	}

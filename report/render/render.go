@@ -21,6 +21,12 @@ const DefaultMark = "x"
 // legend explains the marks under a grid.
 func legend(mark string, g report.Grid) report.Label {
 	h := g.Header()
+	if q, ok := g.(*report.Quantiles); ok {
+		return report.Label{
+			IT: fmt.Sprintf("%s: non pubblicato (gruppo con meno di %d osservazioni)", mark, q.MinGroup),
+			EN: fmt.Sprintf("%s: not published (group of fewer than %d observations)", mark, q.MinGroup),
+		}
+	}
 	if _, ok := g.(*report.Ratio); ok {
 		return report.Label{
 			IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (numeratore o denominatore oscurato); %s: non calcolabile (denominatore zero)", mark, undefinedMark),
@@ -71,8 +77,10 @@ func rowsOf(g report.Grid, lang string) []printRow {
 			n, ok := g.Entry(r, c)
 			pr.values = append(pr.values, cell{n, ok})
 		}
-		n, ok := g.Entry(r, report.Total)
-		pr.values = append(pr.values, cell{n, ok})
+		if !h.NoRowTotals {
+			n, ok := g.Entry(r, report.Total)
+			pr.values = append(pr.values, cell{n, ok})
+		}
 		return pr
 	}
 	for r, cat := range h.Rows.Categories {
@@ -82,11 +90,14 @@ func rowsOf(g report.Grid, lang string) []printRow {
 }
 
 // header returns the column headings: the row dimension's label, the column
-// categories and the total.
+// categories and the total (unless the grid has no row totals).
 func header(h report.Header, lang string) []string {
 	out := []string{h.Rows.Label.In(lang)}
 	for _, c := range h.Cols.Categories {
 		out = append(out, c.Label.In(lang))
+	}
+	if h.NoRowTotals {
+		return out
 	}
 	return append(out, totalLabel.In(lang))
 }

@@ -472,3 +472,59 @@ func TestRatio(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestQuantiles: a grid of statistics prints no totals column anywhere,
+// its totals row is the whole population, and a small group's statistics
+// are the mark, never numbers.
+func TestQuantiles(t *testing.T) {
+	zones := report.Dimension{Code: "zone", Label: report.Label{IT: "Zona"}, Categories: []report.Category{
+		{Code: "Z1", Label: report.Label{IT: "Pisana"}}, {Code: "Z2", Label: report.Label{IT: "Livornese"}}}}
+	q := report.NewQuantiles("los", report.Label{IT: "Durata", EN: "Length"}, zones, report.QuartileDimension(), report.DefaultPolicy, 0)
+	q.Decimals = 1
+	require.NoError(t, q.Set("Z1", 12, []float64{10, 20.5, 30}))
+	require.NoError(t, q.Set("Z2", 4, []float64{7777, 4444, 6666}))
+	require.NoError(t, q.Set("", 16, []float64{11, 22, 33}))
+	assert.ErrorIs(t, q.Set("Z3", 10, []float64{1, 2, 3}), report.ErrUnknownCategory)
+	assert.ErrorIs(t, q.Set("Z1", 10, []float64{1, 2}), report.ErrStatsShape)
+
+	var buf bytes.Buffer
+	require.NoError(t, WriteCSV(&buf, q, CSVOptions{}))
+	recs := readCSV(t, buf.Bytes(), ',')
+	assert.Equal(t, [][]string{
+		{"Zona", "Primo quartile", "Mediana", "Terzo quartile"},
+		{"Pisana", "10.0", "20.5", "30.0"},
+		{"Livornese", "x", "x", "x"},
+		{"Totale", "11.0", "22.0", "33.0"},
+	}, recs)
+
+	buf.Reset()
+	require.NoError(t, WriteJSON(&buf, q))
+	assertNoHidden(t, buf.String())
+	var doc struct {
+		Tables []TableJSON `json:"tables"`
+	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &doc))
+	tj := doc.Tables[0]
+	assert.Equal(t, "quantiles", tj.Kind)
+	assert.Empty(t, tj.RowTotals)
+	assert.Nil(t, tj.GrandTotal)
+	assert.Len(t, tj.Suppressed, 3, "the three statistics of Z2, no totals")
+	assert.InDelta(t, 22.0, *tj.ColumnTotals[1], 1e-9)
+
+	buf.Reset()
+	require.NoError(t, WriteHTML(&buf, Page{Title: report.Label{IT: "Flussi"}, Tables: []report.Grid{q}}))
+	assertNoHidden(t, buf.String())
+	assert.Contains(t, buf.String(), "<td>20,5</td>")
+	assert.NotContains(t, buf.String(), "<th scope=\"col\">Totale</th>")
+	assert.Contains(t, buf.String(), "meno di 10 osservazioni")
+
+	buf.Reset()
+	require.NoError(t, WriteXLSX(&buf, XLSXOptions{}, q))
+	f, err := excelize.OpenReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := f.GetRows("los")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Zona", "Primo quartile", "Mediana", "Terzo quartile"}, rows[2])
+	assert.Equal(t, []string{"Livornese", "x", "x", "x"}, rows[4])
+}

@@ -2,17 +2,17 @@
 // one GROUP BY whose rows fill a report.Table cell by cell (never a Go loop
 // over records), then report's disclosure control protects it.
 //
-// Today it holds the facility census, from the registry's versioned tables
-// (migrations/006_registry.sql). The surveys of minors out of family, the
-// flows and the interventions read activity's tables and join this package
-// once that schema exists; they plug in as further report.Definitions of
-// Store.Definitions.
+// It holds the facility census, from the registry's versioned tables
+// (migrations/006_registry.sql) and, for occupied places, activity's stays;
+// and the surveys of minors (minors.go): out of family at a date, the flows
+// of a period, and the minors in family with interventions, from
+// activity's tables (migrations/008_activity.sql) and linkage's coarse
+// person attributes.
 package reportpg
 
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/toscana/sirm/internal/pgdb"
@@ -41,9 +41,8 @@ type Options struct {
 	// the zero value means report.DefaultPolicy. Counts of facilities and
 	// authorised places are not about persons: report.NoSuppression.
 	Policy report.Policy
-	// Occupancy counts occupied places; nil until activity's ASMI stays
-	// exist, and then the census lists occupied places and the occupancy
-	// rate as unavailable.
+	// Occupancy counts occupied places; nil means the Store's own
+	// OccupiedPlaces, from activity's ASMI stays.
 	Occupancy report.Occupancy
 }
 
@@ -63,7 +62,11 @@ func New(db *pgdb.DB, o Options) *Store {
 	if o.Policy == (report.Policy{}) {
 		o.Policy = report.DefaultPolicy
 	}
-	return &Store{db: db, codes: o.Codes, policy: o.Policy, occ: o.Occupancy}
+	s := &Store{db: db, codes: o.Codes, policy: o.Policy, occ: o.Occupancy}
+	if s.occ == nil {
+		s.occ = s
+	}
+	return s
 }
 
 // Policy returns the policy that protects counts of persons.
@@ -83,6 +86,41 @@ func (s *Store) Definitions() []report.Definition {
 		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
 		PersonData: true, // occupied places count minors
 		Compute:    s.FacilityCensus,
+	}, {
+		Name:  MinorsOutOfFamily,
+		Title: report.Label{IT: "Minori fuori famiglia", EN: "Minors out of family"},
+		Description: report.Label{
+			IT: "Minori in strutture residenziali (soggiorni ASMI aperti) e in affidamento familiare (affidi aperti delle cartelle SINBA) " +
+				"alla data di riferimento, per zona del servizio responsabile e tipologia di struttura, sesso, classe di età, cittadinanza " +
+				"(italiana, straniera, minore straniero non accompagnato), collocamento consensuale o giudiziale, con i totali.",
+			EN: "Minors in residential facilities (open ASMI stays) and in foster care (open affido of SINBA case files) at the " +
+				"reference date, by zone of the responsible service and facility typology, sex, age class, citizenship (Italian, " +
+				"foreign, unaccompanied foreign minor), consensual or judicial placement, with totals."},
+		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
+		PersonData: true,
+		Compute:    s.OutOfFamily,
+	}, {
+		Name:  Flows,
+		Title: report.Label{IT: "Ingressi e uscite dalle strutture residenziali", EN: "Admissions to and discharges from residential facilities"},
+		Description: report.Label{
+			IT: "Ammissioni del periodo per zona inviante e tipologia, collocamento e classe di età; dimissioni per esito; " +
+				"durata della permanenza dei dimessi (mediana e quartili).",
+			EN: "Admissions of the period by sending zone and typology, placement and age class; discharges by outcome; " +
+				"length of stay of the minors discharged (median and quartiles)."},
+		Params:     []report.Parameter{report.ParamFrom, report.ParamTo, report.ParamZone},
+		PersonData: true,
+		Compute:    s.Flows,
+	}, {
+		Name:  MinorsInFamily,
+		Title: report.Label{IT: "Minori in famiglia con interventi dei servizi", EN: "Minors in family with interventions"},
+		Description: report.Label{
+			IT: "Minori con cartella SINBA aperta che vivono in famiglia, con interventi in corso alla data, per zona e prestazione " +
+				"(CodicePrestazione) e per zona e classe di età.",
+			EN: "Minors with an open SINBA case file living in their family, with interventions running at the date, by zone and " +
+				"intervention (CodicePrestazione) and by zone and age class."},
+		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
+		PersonData: true,
+		Compute:    s.InFamily,
 	}}
 }
 
@@ -163,9 +201,9 @@ var censusNote = report.Label{
 		"(Rome time); drafts, pending applications, suspended and closed facilities are excluded."}
 
 // FacilityCensus computes the facility census of p.Date in p.Zone ("" for
-// the Region): facilities and authorised places by zone × typology, and,
-// when an Occupancy is set, occupied places (protected with the person
-// policy) and the occupancy rate.
+// the Region): facilities and authorised places by zone × typology,
+// occupied places (protected with the person policy) and the occupancy
+// rate.
 func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Output, error) {
 	if p.Date.IsZero() {
 		return nil, fmt.Errorf("facility census: no reference date")
@@ -211,21 +249,6 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 	}
 	occTitle := report.Label{IT: "Posti occupati per zona e tipologia", EN: "Occupied places by zone and typology"}
 	rateTitle := report.Label{IT: "Tasso di occupazione per zona e tipologia", EN: "Occupancy rate by zone and typology"}
-	if s.occ == nil {
-		reason := report.Label{
-			IT: "Non disponibile: i posti occupati si ricavano dai soggiorni ASMI, non ancora registrati nel sistema.",
-			EN: "Not available: occupied places come from the ASMI stays, which the system does not hold yet."}
-		out.Unavailable = []report.Unavailable{
-			{ID: TableOccupied, Title: occTitle, Reason: reason},
-			{ID: TableOccupancyRate, Title: rateTitle, Reason: reason},
-		}
-		// The formats without a list of missing tables (XLSX, HTML) say
-		// it under the places.
-		places.Notes = append(places.Notes, report.Label{
-			IT: "Posti occupati e tasso di occupazione: " + lowerFirst(reason.IT),
-			EN: "Occupied places and occupancy rate: " + lowerFirst(reason.EN)})
-		return out, nil
-	}
 	oc, err := s.occ.OccupiedPlaces(ctx, p.Date, p.Zone)
 	if err != nil {
 		return nil, fmt.Errorf("facility census: occupied places: %w", err)
@@ -248,11 +271,4 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 		EN: "Occupied over authorised places × 100; not published where the occupied places are suppressed."}}
 	out.Grids = append(out.Grids, occupied, rate)
 	return out, nil
-}
-
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -166,7 +166,7 @@ func TestFacilityCensusMatchesRawRows(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", d.Format(time.DateOnly), zone), func(t *testing.T) {
 				out, err := s.FacilityCensus(ctx, report.Params{Date: d, Zone: zone})
 				require.NoError(t, err)
-				require.Len(t, out.Grids, 2)
+				require.Len(t, out.Grids, 4)
 				wantF, wantP := expected(t, db, d, zone)
 				requireMatches(t, out.Grids[0], wantF)
 				requireMatches(t, out.Grids[1], wantP)
@@ -178,10 +178,11 @@ func TestFacilityCensusMatchesRawRows(t *testing.T) {
 				if n, _ := out.Grids[0].Entry(report.Total, report.Total); n.Value > 0 {
 					nonEmpty++
 				}
-				// Without a source of occupancy, no number is made up.
-				require.Len(t, out.Unavailable, 2)
-				assert.Equal(t, TableOccupied, out.Unavailable[0].ID)
-				assert.Equal(t, TableOccupancyRate, out.Unavailable[1].ID)
+				// No stays here: nothing occupied (the surveys' test
+				// checks occupancy against the demo stays).
+				assert.Empty(t, out.Unavailable)
+				assert.Equal(t, TableOccupied, out.Grids[2].Header().ID)
+				assert.Equal(t, 0, out.Grids[2].(*report.Table).Value(report.Total, report.Total))
 			})
 		}
 	}
@@ -194,8 +195,7 @@ func TestFacilityCensusMatchesRawRows(t *testing.T) {
 	assert.NotEqual(t, f0, f1)
 }
 
-// occFunc is a fake Occupancy: ASMI stays cannot exist here until the
-// activity schema lands.
+// occFunc is a fake Occupancy, for counts the demo stays would not give.
 type occFunc func(ctx context.Context, day time.Time, zone string) ([]report.Count, error)
 
 func (f occFunc) OccupiedPlaces(ctx context.Context, day time.Time, zone string) ([]report.Count, error) {

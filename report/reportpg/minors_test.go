@@ -1,0 +1,559 @@
+package reportpg
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/toscana/sirm/activity"
+	"github.com/toscana/sirm/activity/activitypg"
+	"github.com/toscana/sirm/internal/demo"
+	"github.com/toscana/sirm/internal/pgdb"
+	"github.com/toscana/sirm/internal/pgtest"
+	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/linkage/linkagepg"
+	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/registry/registrypg"
+	"github.com/toscana/sirm/report"
+)
+
+// activityFixture is a database holding the demo registry and the demo
+// activity (sirm demo activity's own generator, through linkage and
+// activity as the API uses them).
+type activityFixture struct {
+	db    *pgdb.DB
+	lk    *linkage.Service
+	today time.Time
+	sum   demo.ActivitySummary
+}
+
+func seededActivity(t *testing.T, n int) *activityFixture {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	c := &clock{}
+	acts := activitypg.New(db)
+	reg, err := registry.NewService(registry.Config{Store: registrypg.New(db), Tx: db, Now: c.now, Occupancy: acts})
+	require.NoError(t, err)
+	fs := demo.Facilities(demo.FacilityOptions{N: 183, Seed: 1, Now: demoDate}, registry.MustLoadCodes())
+	require.NoError(t, demo.LoadFacilities(ctx, reg, c.set, fs, nil))
+	prf, err := linkage.NewHMAC(bytes.Repeat([]byte{0x42}, linkage.MinHMACKeySize))
+	require.NoError(t, err)
+	lk, err := linkage.NewService(linkage.Config{Store: linkagepg.New(db), Tx: db, PRF: prf,
+		TokenMasters: map[int][]byte{1: bytes.Repeat([]byte{0x17}, linkage.MinTokenMasterSize)},
+		Policy:       linkage.Policy{MaxAgeYears: 21}})
+	require.NoError(t, err)
+	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk,
+		Facilities: activity.RegistryFacilities(reg), Zone: activity.RegistryZones(reg)})
+	require.NoError(t, err)
+	today := activity.Day(time.Now())
+	sum, err := demo.LoadActivity(ctx, demo.ActivityEnv{Linkage: lk, Activity: act, Registry: reg, Actor: "test",
+		Audit: func(context.Context, demo.Step, string, string, linkage.PersonID) error { return nil }},
+		demo.ActivityOptions{N: n, Seed: 3, Today: today})
+	require.NoError(t, err)
+	require.Positive(t, sum.Stays)
+	require.Positive(t, sum.FosterCare)
+	require.Positive(t, sum.Discharged)
+	require.Positive(t, sum.Closed)
+	return &activityFixture{db: db, lk: lk, today: today, sum: sum}
+}
+
+// raw holds the rows of the tables the surveys read, as the test reads
+// them, and counts from them in Go: the independent computation every
+// report must agree with.
+type raw struct {
+	persons  map[string]rawPerson
+	stays    []rawStay
+	cases    map[int64]rawCase
+	entries  []rawEntry
+	versions []rawVersion
+	typ      map[int64]string // version typology by facility|version
+}
+
+type rawPerson struct {
+	merged        *string
+	sex, group    string
+	year, month   int
+	currentCached string
+}
+
+type rawStay struct {
+	id, facility          int64
+	person, zone, form    string
+	msna                  bool
+	admitted              time.Time
+	discharged            *time.Time
+	outcome               *string
+}
+
+type rawCase struct {
+	id           int64
+	person, zone string
+	opened       time.Time
+	closed       *time.Time
+	msna         string
+}
+
+type rawEntry struct {
+	id, caseID int64
+	kind       string
+	start      time.Time
+	end        *time.Time
+	codes      map[string]string
+}
+
+func readRaw(t *testing.T, db *pgdb.DB) *raw {
+	t.Helper()
+	ctx := context.Background()
+	q := func(sql string) pgx.Rows {
+		rows, err := db.Pool.Query(ctx, sql)
+		require.NoError(t, err)
+		return rows
+	}
+	r := &raw{persons: map[string]rawPerson{}, cases: map[int64]rawCase{}, typ: map[int64]string{}}
+	rows := q(`SELECT id::text, merged_into::text, sex, citizenship_group, birth_year, birth_month FROM linkage.persons`)
+	for rows.Next() {
+		var (
+			id string
+			p  rawPerson
+		)
+		require.NoError(t, rows.Scan(&id, &p.merged, &p.sex, &p.group, &p.year, &p.month))
+		r.persons[id] = p
+	}
+	require.NoError(t, rows.Err())
+	rows = q(`SELECT id, facility_id, person_id::text, sending_zone, form, msna, admitted_on, discharged_on, outcome FROM activity.stays`)
+	for rows.Next() {
+		var s rawStay
+		require.NoError(t, rows.Scan(&s.id, &s.facility, &s.person, &s.zone, &s.form, &s.msna, &s.admitted, &s.discharged, &s.outcome))
+		r.stays = append(r.stays, s)
+	}
+	require.NoError(t, rows.Err())
+	rows = q(`SELECT id, person_id::text, zone, opened_on, closed_on, attributes->>'minore_straniero_no_acc' FROM activity.case_files`)
+	for rows.Next() {
+		var c rawCase
+		require.NoError(t, rows.Scan(&c.id, &c.person, &c.zone, &c.opened, &c.closed, &c.msna))
+		r.cases[c.id] = c
+	}
+	require.NoError(t, rows.Err())
+	rows = q(`SELECT id, case_id, kind, start_on, end_on, codes FROM activity.case_entries`)
+	for rows.Next() {
+		var e rawEntry
+		require.NoError(t, rows.Scan(&e.id, &e.caseID, &e.kind, &e.start, &e.end, &e.codes))
+		r.entries = append(r.entries, e)
+	}
+	require.NoError(t, rows.Err())
+	rows = q(`SELECT facility_id, status, zone, typology, authorised_places, valid_from, valid_to FROM registry.facility_versions ORDER BY facility_id, version`)
+	for rows.Next() {
+		var v rawVersion
+		require.NoError(t, rows.Scan(&v.id, &v.status, &v.zone, &v.typology, &v.places, &v.validFrom, &v.validTo))
+		r.versions = append(r.versions, v)
+	}
+	require.NoError(t, rows.Err())
+	return r
+}
+
+// current follows the merges of person id to the person it now is.
+func (r *raw) current(id string) string {
+	for range 1000 {
+		p := r.persons[id]
+		if p.merged == nil {
+			return id
+		}
+		id = *p.merged
+	}
+	panic("merge cycle")
+}
+
+// endOf is the end of day d in Rome, as the registry's "as of" reads it.
+func endOf(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, registry.Rome)
+}
+
+// version returns facility f's version in force at the end of day d, and
+// whether there is one.
+func (r *raw) version(f int64, d time.Time) (rawVersion, bool) {
+	end := endOf(d)
+	for _, v := range r.versions {
+		if v.id == f && v.validFrom.Before(end) && (v.validTo == nil || !v.validTo.Before(end)) {
+			return v, true
+		}
+	}
+	return rawVersion{}, false
+}
+
+// typology is facility f's typology at the end of d: its version in force
+// then, or its first one (versions are read in order).
+func (r *raw) typology(f int64, d time.Time) string {
+	if v, ok := r.version(f, d); ok {
+		return v.typology
+	}
+	for _, v := range r.versions {
+		if v.id == f {
+			return v.typology
+		}
+	}
+	panic("no version")
+}
+
+// classes are a person's age class and citizenship group codes at d; ok
+// is false outside 0-21.
+func (r *raw) classes(person string, d time.Time, msna bool) (age, cit string, ok bool) {
+	p := r.persons[person]
+	ac, err := report.AgeClassOf(report.AgeAt(p.year, p.month, d))
+	if err != nil {
+		return "", "", false
+	}
+	iso := map[string]int{"IT": report.ItalyCode, "EU": 250, "NON_EU": 504, "": 0}[p.group]
+	return ac.String(), report.CitizenshipGroupOf(iso, msna).String(), true
+}
+
+func on(d time.Time, from time.Time, to *time.Time, toExclusive bool) bool {
+	if from.After(d) {
+		return false
+	}
+	if to == nil {
+		return true
+	}
+	if toExclusive {
+		return to.After(d)
+	}
+	return !to.Before(d)
+}
+
+// counts are expected tables: table id → "row|col" → count.
+type counts map[string]map[string]int
+
+func (c counts) add(table, row, col string) {
+	if c[table] == nil {
+		c[table] = map[string]int{}
+	}
+	c[table][row+"|"+col]++
+}
+
+// outOfFamily counts the minors out of family at d.
+func (r *raw) outOfFamily(d time.Time, zone string) counts {
+	out := counts{}
+	type pick struct {
+		s   rawStay
+		key [2]int64
+	}
+	res := map[string]rawStay{}
+	for _, s := range r.stays {
+		if !on(d, s.admitted, s.discharged, true) {
+			continue
+		}
+		p := r.current(s.person)
+		if old, ok := res[p]; !ok || s.admitted.After(old.admitted) || (s.admitted.Equal(old.admitted) && s.id > old.id) {
+			res[p] = s
+		}
+	}
+	for p, s := range res {
+		age, cit, ok := r.classes(p, d, s.msna)
+		if !ok || (zone != "" && s.zone != zone) {
+			continue
+		}
+		pre := SettingResidential + "_by_zone_"
+		out.add(pre+"typology", s.zone, r.typology(s.facility, d))
+		out.add(pre+"sex", s.zone, r.persons[p].sex)
+		out.add(pre+"age_class", s.zone, age)
+		out.add(pre+"citizenship", s.zone, cit)
+		out.add(pre+"placement", s.zone, s.form)
+	}
+	fc := map[string]rawEntry{}
+	for _, e := range r.entries {
+		c := r.cases[e.caseID]
+		if e.kind != "foster_care" || !on(d, e.start, e.end, false) || !on(d, c.opened, c.closed, true) {
+			continue
+		}
+		p := r.current(c.person)
+		if old, ok := fc[p]; !ok || e.start.After(old.start) || (e.start.Equal(old.start) && e.id > old.id) {
+			fc[p] = e
+		}
+	}
+	for p, e := range fc {
+		c := r.cases[e.caseID]
+		age, cit, ok := r.classes(p, d, c.msna == "1")
+		if !ok || (zone != "" && c.zone != zone) {
+			continue
+		}
+		placement := map[string]string{"1": "consensual", "2": "judicial"}[e.codes["form"]]
+		pre := SettingFosterCare + "_by_zone_"
+		out.add(pre+"sex", c.zone, r.persons[p].sex)
+		out.add(pre+"age_class", c.zone, age)
+		out.add(pre+"citizenship", c.zone, cit)
+		out.add(pre+"placement", c.zone, placement)
+	}
+	return out
+}
+
+// flows counts the admissions and discharges of [from, to], and returns
+// the lengths of the stays discharged by zone.
+func (r *raw) flows(from, to time.Time, zone string) (counts, map[string][]float64) {
+	out, los := counts{}, map[string][]float64{}
+	for _, s := range r.stays {
+		if zone != "" && s.zone != zone {
+			continue
+		}
+		if !s.admitted.Before(from) && !s.admitted.After(to) {
+			p := r.current(s.person)
+			if age, _, ok := r.classes(p, s.admitted, s.msna); ok {
+				out.add(TableAdmissionsTypology, s.zone, r.typology(s.facility, to))
+				out.add(TableAdmissionsPlacement, s.zone, s.form)
+				out.add(TableAdmissionsAge, s.zone, age)
+			}
+		}
+		if s.discharged != nil && !s.discharged.Before(from) && !s.discharged.After(to) {
+			out.add(TableDischargesOutcome, s.zone, *s.outcome)
+			days := s.discharged.Sub(s.admitted).Hours() / 24
+			los[s.zone] = append(los[s.zone], days)
+			los[""] = append(los[""], days)
+		}
+	}
+	return out, los
+}
+
+// inFamily counts the minors in family with interventions at d.
+func (r *raw) inFamily(d time.Time, zone string) counts {
+	away := map[string]bool{}
+	for _, s := range r.stays {
+		if on(d, s.admitted, s.discharged, true) {
+			away[r.current(s.person)] = true
+		}
+	}
+	for _, e := range r.entries {
+		if e.kind == "foster_care" && on(d, e.start, e.end, false) {
+			away[r.current(r.cases[e.caseID].person)] = true
+		}
+	}
+	pairs, minors := map[[3]string]bool{}, map[[2]string]bool{}
+	for _, e := range r.entries {
+		c := r.cases[e.caseID]
+		p := r.current(c.person)
+		if e.kind != "intervention" || !on(d, e.start, e.end, false) || !on(d, c.opened, c.closed, true) || away[p] ||
+			(zone != "" && c.zone != zone) {
+			continue
+		}
+		if _, _, ok := r.classes(p, d, false); !ok {
+			continue
+		}
+		pairs[[3]string{c.zone, p, e.codes["code"]}] = true
+		minors[[2]string{c.zone, p}] = true
+	}
+	out := counts{}
+	for k := range pairs {
+		out.add(TableInterventions, k[0], k[2])
+	}
+	for k := range minors {
+		age, _, _ := r.classes(k[1], d, false)
+		out.add(TableInFamilyAge, k[0], age)
+	}
+	return out
+}
+
+// occupied counts the census's occupied places at d.
+func (r *raw) occupied(d time.Time) map[string]int {
+	out := map[string]int{}
+	for _, s := range r.stays {
+		if !on(d, s.admitted, s.discharged, true) {
+			continue
+		}
+		if v, ok := r.version(s.facility, d); ok && v.status == "active" {
+			out[v.zone+"|"+v.typology]++
+		}
+	}
+	return out
+}
+
+// requireCounts checks every true cell value of the tables of out (the
+// values before suppression) against want, and that nothing is counted
+// outside the tables.
+func requireCounts(t *testing.T, out *report.Output, want counts, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		i := slices.IndexFunc(out.Grids, func(g report.Grid) bool { return g.Header().ID == id })
+		require.GreaterOrEqual(t, i, 0, "table %s", id)
+		tab := out.Grids[i].(*report.Table)
+		sum := 0
+		for r, rc := range tab.Rows.Categories {
+			for c, cc := range tab.Cols.Categories {
+				w := want[id][rc.Code+"|"+cc.Code]
+				require.Equal(t, w, tab.Value(r, c), "%s: %s × %s", id, rc.Code, cc.Code)
+				sum += w
+			}
+		}
+		all := 0
+		for _, n := range want[id] {
+			all += n
+		}
+		require.Equal(t, all, sum, "%s: counts outside the table's categories", id)
+		require.Equal(t, all, tab.Value(report.Total, report.Total), id)
+	}
+}
+
+// requireProtected checks the rule on every count table of out: no
+// published entry between 0 and the threshold, and, per set of tables
+// protected together (their ids share the prefix up to "_by_"), no
+// suppressed entry an attacker could recompute from everything published
+// in the set. It returns the number of suppressed entries.
+func requireProtected(t *testing.T, out *report.Output, threshold int) int {
+	t.Helper()
+	sets := map[string][]report.View{}
+	suppressed := 0
+	for _, g := range out.Grids {
+		tab, ok := g.(*report.Table)
+		if !ok {
+			continue
+		}
+		require.True(t, tab.Protected(), tab.ID)
+		for r := report.Total; r < tab.NumRows(); r++ {
+			for c := report.Total; c < tab.NumCols(); c++ {
+				v, ok := tab.Published(r, c)
+				if ok {
+					require.False(t, v > 0 && v < threshold, "%s: %d published at %d,%d", tab.ID, v, r, c)
+				} else {
+					suppressed++
+				}
+			}
+		}
+		set, _, _ := strings.Cut(tab.ID, "_by_")
+		sets[set] = append(sets[set], tab.View())
+	}
+	for set, views := range sets {
+		ivs, err := report.AuditLinked(views, report.AuditOptions{Lower: 1, Margin: 1})
+		require.NoError(t, err, set)
+		for k, tv := range ivs {
+			for _, iv := range tv {
+				require.False(t, iv.Disclosed, "%s, table %d: suppressed entry %d,%d lies in [%d, %d]", set, k, iv.Row, iv.Col, iv.Min, iv.Max)
+			}
+		}
+	}
+	return suppressed
+}
+
+// percentile is PostgreSQL's percentile_cont: linear interpolation
+// between the closest ranks.
+func percentile(xs []float64, p float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	pos := p * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	if lo+1 >= len(s) {
+		return s[lo]
+	}
+	return s[lo] + (pos-float64(lo))*(s[lo+1]-s[lo])
+}
+
+// TestSurveysMatchRawRows computes every survey of minors on the demo
+// data, for the Region and for zones, at several dates and periods, and
+// compares every count with counts made here from the raw rows; then it
+// merges persons and does it again. Each protected result is also
+// audited.
+func TestSurveysMatchRawRows(t *testing.T) {
+	f := seededActivity(t, 600)
+	ctx := context.Background()
+	s := New(f.db, Options{})
+	var suppressed int
+
+	check := func(t *testing.T) {
+		r := readRaw(t, f.db)
+		zones := []string{"", "FIORENTINA", "PISANA", "ALTA_VAL_ELSA"}
+		for _, zone := range zones {
+			for _, back := range []int{0, 120, 400} {
+				d := f.today.AddDate(0, 0, -back)
+				name := zone + "@" + d.Format(time.DateOnly)
+				p := report.Params{Date: d, Zone: zone}
+
+				out, err := s.OutOfFamily(ctx, p)
+				require.NoError(t, err, name)
+				var ids []string
+				for _, g := range out.Grids {
+					ids = append(ids, g.Header().ID)
+				}
+				require.Len(t, ids, 9, name)
+				requireCounts(t, out, r.outOfFamily(d, zone), ids...)
+				suppressed += requireProtected(t, out, 3)
+
+				out, err = s.InFamily(ctx, p)
+				require.NoError(t, err, name)
+				requireCounts(t, out, r.inFamily(d, zone), TableInterventions, TableInFamilyAge)
+				suppressed += requireProtected(t, out, 3)
+
+				out, err = s.FacilityCensus(ctx, report.Params{Date: d})
+				require.NoError(t, err, name)
+				occ := out.Grids[2].(*report.Table)
+				want := r.occupied(d)
+				total := 0
+				for i, rc := range occ.Rows.Categories {
+					for j, cc := range occ.Cols.Categories {
+						require.Equal(t, want[rc.Code+"|"+cc.Code], occ.Value(i, j), "occupied %s × %s", rc.Code, cc.Code)
+						total += want[rc.Code+"|"+cc.Code]
+					}
+				}
+				require.Equal(t, total, occ.Value(report.Total, report.Total))
+				if back == 0 {
+					require.Positive(t, total, "the demo stays occupy places today")
+				}
+			}
+			for _, period := range [][2]int{{365, 0}, {900, 400}, {30, 30}} {
+				from, to := f.today.AddDate(0, 0, -period[0]), f.today.AddDate(0, 0, -period[1])
+				out, err := s.Flows(ctx, report.Params{From: from, To: to, Zone: zone})
+				require.NoError(t, err)
+				want, los := r.flows(from, to, zone)
+				requireCounts(t, out, want, TableAdmissionsTypology, TableAdmissionsPlacement, TableAdmissionsAge, TableDischargesOutcome)
+				suppressed += requireProtected(t, out, 3)
+				q := out.Grids[len(out.Grids)-1].(*report.Quantiles)
+				for i := report.Total; i < len(q.Rows.Categories); i++ {
+					key := ""
+					if i != report.Total {
+						key = q.Rows.Categories[i].Code
+					}
+					require.Equal(t, len(los[key]), q.Size(i), "length of stay, %q", key)
+					for c, p := range []float64{0.25, 0.5, 0.75} {
+						v, ok := q.Entry(i, c)
+						if len(los[key]) < report.MinQuantileGroup {
+							require.False(t, ok, "quantile of %d stays published", len(los[key]))
+							continue
+						}
+						require.True(t, ok)
+						assert.InDelta(t, percentile(los[key], p), v.Value, 1e-9, "%q q%.2f", key, p)
+					}
+				}
+			}
+		}
+	}
+	t.Run("asLoaded", check)
+
+	// Merge pairs of persons, some with stays open today: the surveys
+	// count each as the person it now is.
+	rows, err := f.db.Pool.Query(ctx, `SELECT DISTINCT person_id::text FROM activity.stays WHERE discharged_on IS NULL ORDER BY 1 LIMIT 6`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	rows, err = f.db.Pool.Query(ctx, `SELECT DISTINCT person_id::text FROM activity.case_entries e JOIN activity.case_files c ON c.id = e.case_id
+WHERE e.kind = 'foster_care' ORDER BY 1 LIMIT 3`)
+	require.NoError(t, err)
+	more, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	ids = append(ids, more...)
+	for i := 0; i+1 < len(ids); i += 2 {
+		a, err := linkage.ParsePersonID(ids[i])
+		require.NoError(t, err)
+		b, err := linkage.ParsePersonID(ids[i+1])
+		require.NoError(t, err)
+		_, err = f.lk.Merge(ctx, a, b, 0, "test")
+		require.NoError(t, err)
+	}
+	var merged int
+	require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM linkage.persons WHERE merged_into IS NOT NULL`).Scan(&merged))
+	require.GreaterOrEqual(t, merged, 4)
+	t.Run("afterMerges", check)
+	assert.Positive(t, suppressed, "the demo data has small cells: suppression ran")
+}
