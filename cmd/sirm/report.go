@@ -37,7 +37,7 @@ func (r ReportConfig) policy() (report.Policy, error) {
 }
 
 // reportDefinitions is the catalogue of reports on db: those reportpg
-// computes. Occupancy stays nil until activity's ASMI stays exist.
+// computes, the census's occupancy from activity's stays.
 func reportDefinitions(db *pgdb.DB, c ReportConfig) (*report.Catalogue, error) {
 	p, err := c.policy()
 	if err != nil {
@@ -47,19 +47,29 @@ func reportDefinitions(db *pgdb.DB, c ReportConfig) (*report.Catalogue, error) {
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	names := []string{reportpg.FacilityCensus}
-	if len(args) == 0 || !slices.Contains(names, args[0]) {
-		fmt.Fprintf(stderr, "Usage: sirm report <name> [flags]\n\nReports:\n  %s  facilities and authorised places by zone and typology at a date\n\n"+
-			"Run 'sirm report <name> --help' for its settings.\n", reportpg.FacilityCensus)
+	defs := reportpg.New(nil, reportpg.Options{}).Definitions()
+	i := -1
+	if len(args) > 0 {
+		i = slices.IndexFunc(defs, func(d report.Definition) bool { return d.Name == args[0] })
+	}
+	if i < 0 {
+		var b strings.Builder
+		b.WriteString("Usage: sirm report <name> [flags]\n\nReports:\n")
+		for _, d := range defs {
+			fmt.Fprintf(&b, "  %-22s %s\n", d.Name, d.Title.In("en"))
+		}
+		b.WriteString("\nRun 'sirm report <name> --help' for its settings.\n")
+		fmt.Fprint(stderr, b.String())
 		if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 			return nil
 		}
 		return &exitError{code: 2, msg: fmt.Sprintf("unknown report %q", args[0])}
 	}
+	def := defs[i]
 	name := args[0]
 	var (
 		c                                       Config
-		date, zone, format, sep, lang, out, tab string
+		date, from, to, zone, format, sep, lang, out, tab string
 	)
 	s := newSettings("report "+name, "Compute a report straight from the database, with the same disclosure control as\n"+
 		"GET /v1/reports/"+name+", and write it to --out (or standard output).")
@@ -67,7 +77,13 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s.database(&c)
 	s.reports(&c)
 	today := time.Now().In(registry.Rome).Format(time.DateOnly)
-	s.str(&date, "date", "", today, "reference day YYYY-MM-DD (default today, Europe/Rome)", false)
+	if def.Takes(report.ParamDate) {
+		s.str(&date, "date", "", today, "reference day YYYY-MM-DD (default today, Europe/Rome)", false)
+	}
+	if def.Takes(report.ParamFrom) {
+		s.str(&from, "from", "", today[:4]+"-01-01", "first day of the period YYYY-MM-DD (default 1 January of this year)", false)
+		s.str(&to, "to", "", today, "last day of the period YYYY-MM-DD (default today)", false)
+	}
 	s.str(&zone, "zone", "", "", "zone code; empty for the whole Region", false)
 	s.str(&format, "format", "", "json", "json, csv, xlsx or html", false)
 	s.str(&sep, "sep", "", "comma", "CSV separator: comma, or semicolon for Italian spreadsheets", false)
@@ -77,10 +93,24 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := s.parse(args[1:]); err != nil {
 		return err
 	}
-	day, err := time.Parse(time.DateOnly, date)
-	if err != nil || date > today {
-		return &exitError{code: 2, msg: fmt.Sprintf("--date %q: use a day YYYY-MM-DD, not in the future", date)}
+	var params report.Params
+	for _, x := range []struct {
+		flag, v string
+		t       *time.Time
+	}{{"date", date, &params.Date}, {"from", from, &params.From}, {"to", to, &params.To}} {
+		if x.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, x.v)
+		if err != nil || x.v > today {
+			return &exitError{code: 2, msg: fmt.Sprintf("--%s %q: use a day YYYY-MM-DD, not in the future", x.flag, x.v)}
+		}
+		*x.t = t
 	}
+	if params.To.Before(params.From) {
+		return &exitError{code: 2, msg: fmt.Sprintf("--to %s is before --from %s", to, from)}
+	}
+	params.Zone = zone
 	if _, ok := registry.MustLoadCodes().Zone(zone); zone != "" && !ok {
 		return &exitError{code: 2, msg: fmt.Sprintf("--zone %q: not a zone code", zone)}
 	}
@@ -107,7 +137,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	d, _ := cat.Lookup(name)
-	rep, err := d.Compute(ctx, report.Params{Date: day, Zone: zone})
+	rep, err := d.Compute(ctx, params)
 	if err != nil {
 		return err
 	}

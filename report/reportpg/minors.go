@@ -90,12 +90,11 @@ func typologies(param string) string {
     ORDER BY v.facility_id, (` + registrypg.InForce("v", param) + `) DESC, v.version)`
 }
 
-// outOfFamilySQL tabulates the minors out of family at the end of day $1
-// ($2 that instant, $3 the zone or ''): residential (open stays) and in
-// foster care (open affido of a case file in charge), each by zone × one
-// dimension at a time, in one scan per population.
-var outOfFamilySQL = `
-WITH ` + typologies("$2") + `,
+// outOfFamilyPop is the CTE "pop" of the minors out of family at the end
+// of day $1 ($2 that instant): residential (open stays) and in foster
+// care (open affido of a case file in charge), one line per minor and
+// setting, with the person it now is (cp) and its coarse attributes.
+var outOfFamilyPop = typologies("$2") + `,
 res AS (
     SELECT DISTINCT ON (cp) cp, s.sending_zone AS zone, ft.typology, s.form AS placement, s.msna
     FROM (SELECT s.*, ` + currentPerson + ` AS cp
@@ -114,20 +113,68 @@ fc AS (
     WHERE e.kind = 'foster_care' AND e.start_on <= $1 AND (e.end_on IS NULL OR e.end_on >= $1)
     ORDER BY cp, e.start_on DESC, e.id DESC),
 pop AS (
-    SELECT '` + SettingResidential + `' AS setting, x.zone, x.typology, x.placement, p.sex,
+    SELECT '` + SettingResidential + `' AS setting, x.cp, x.zone, x.typology, x.placement, p.sex,
            ` + ageClass(ageAt("p", "$1::date")) + ` AS age_class,
            ` + citizenship("p", "x.msna") + ` AS citizenship
     FROM res x JOIN linkage.persons p ON p.id = x.cp
     UNION ALL
-    SELECT '` + SettingFosterCare + `', x.zone, x.typology, x.placement, p.sex,
+    SELECT '` + SettingFosterCare + `', x.cp, x.zone, x.typology, x.placement, p.sex,
            ` + ageClass(ageAt("p", "$1::date")) + `,
            ` + citizenship("p", "x.msna") + `
-    FROM fc x JOIN linkage.persons p ON p.id = x.cp)
+    FROM fc x JOIN linkage.persons p ON p.id = x.cp)`
+
+// outOfFamilySQL tabulates the minors out of family at the end of day $1
+// ($2 that instant, $3 the zone or ''), each population by zone × one
+// dimension at a time, in one scan.
+var outOfFamilySQL = `
+WITH ` + outOfFamilyPop + `
 SELECT setting, zone, d.dim, d.code, count(*)::int
 FROM pop CROSS JOIN LATERAL (VALUES ('typology', typology), ('sex', sex), ('age_class', age_class),
                                     ('citizenship', citizenship), ('placement', placement)) d(dim, code)
 WHERE age_class IS NOT NULL AND ($3 = '' OR zone = $3) AND d.code IS NOT NULL
 GROUP BY setting, zone, d.dim, d.code`
+
+// outOfFamilyRecordsSQL lists the minors out of family at the end of day
+// $1, one line per minor and setting, with coarse attributes only.
+var outOfFamilyRecordsSQL = `
+WITH ` + outOfFamilyPop + `
+SELECT cp::text, setting, zone, sex, age_class, citizenship, placement
+FROM pop
+WHERE age_class IS NOT NULL AND ($3 = '' OR zone = $3)
+ORDER BY zone, setting, cp`
+
+// OutOfFamilyRecords implements report.MicrodataSource: the population
+// of the survey of minors out of family, the same lines its tables count.
+func (s *Store) OutOfFamilyRecords(ctx context.Context, day time.Time, zone string) ([]report.MicroRecord, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, outOfFamilyRecordsSQL, day, registry.Date{Time: day}.End(), zone)
+	if err != nil {
+		return nil, fmt.Errorf("microdata: %w", err)
+	}
+	defer rows.Close()
+	var out []report.MicroRecord
+	for rows.Next() {
+		var (
+			r        report.MicroRecord
+			age, cit string
+		)
+		if err := rows.Scan(&r.Person, &r.Setting, &r.Zone, &r.Sex, &age, &cit, &r.Placement); err != nil {
+			return nil, fmt.Errorf("microdata: %w", err)
+		}
+		if r.AgeClass, err = report.ParseAgeClass(age); err != nil {
+			return nil, fmt.Errorf("microdata: %w", err)
+		}
+		if r.Citizenship, err = report.ParseCitizenshipGroup(cit); err != nil {
+			return nil, fmt.Errorf("microdata: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("microdata: %w", err)
+	}
+	return out, nil
+}
+
+var _ report.MicrodataSource = (*Store)(nil)
 
 // dimCounts are the counts of one population by zone × dimension:
 // [dimension code] → counts (Row zone, Col category).
@@ -307,7 +354,7 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 
 // flowsSQL counts the admissions of the period [$1, $2] by zone × typology
 // (as of the end of $2, $3), placement and age class at admission, and
-// the discharges by zone × outcome ($4 the zone or '').
+// the discharges by zone × outcome ($4 the zone or ”).
 var flowsSQL = `
 WITH ` + typologies("$3") + `,
 adm AS (
@@ -330,7 +377,7 @@ GROUP BY s.sending_zone, s.outcome`
 
 // lengthOfStaySQL gives the quartiles of the length of stay in days of
 // the stays discharged in [$1, $2], by zone and for all ($3 the zone or
-// ''): zone is NULL on the line of all.
+// ”): zone is NULL on the line of all.
 const lengthOfStaySQL = `
 SELECT s.sending_zone, count(*)::int,
        percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY (s.discharged_on - s.admitted_on))
@@ -438,7 +485,7 @@ func (s *Store) lengthOfStay(ctx context.Context, p report.Params, zones report.
 // of day $1: case files in charge that day whose minor is neither in a
 // facility nor in foster care, with an intervention running that day; by
 // zone × intervention code (a minor counts once per code) and by zone ×
-// age class (once per zone). $2 is the zone or ''.
+// age class (once per zone). $2 is the zone or ”.
 var inFamilySQL = `
 WITH cf AS (
     SELECT c.id, c.zone, ` + currentPerson + ` AS cp
@@ -512,7 +559,7 @@ func (s *Store) InFamily(ctx context.Context, p report.Params) (*report.Output, 
 
 // occupiedSQL is report.Occupancy's query: minors staying at the end of
 // day $2 in the facilities active then, by the facility's zone × typology
-// of its version in force ($1 the end of the day, $3 the zone or '').
+// of its version in force ($1 the end of the day, $3 the zone or ”).
 var occupiedSQL = `
 SELECT v.zone, v.typology, count(*)::int
 FROM activity.stays s JOIN registry.facility_versions v

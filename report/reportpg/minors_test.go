@@ -86,12 +86,12 @@ type rawPerson struct {
 }
 
 type rawStay struct {
-	id, facility          int64
-	person, zone, form    string
-	msna                  bool
-	admitted              time.Time
-	discharged            *time.Time
-	outcome               *string
+	id, facility       int64
+	person, zone, form string
+	msna               bool
+	admitted           time.Time
+	discharged         *time.Time
+	outcome            *string
 }
 
 type rawCase struct {
@@ -481,6 +481,25 @@ func TestSurveysMatchRawRows(t *testing.T) {
 				requireCounts(t, out, r.outOfFamily(d, zone), ids...)
 				suppressed += requireProtected(t, out, 3)
 
+				// The microdata are the same population, line by line.
+				recs, err := s.OutOfFamilyRecords(ctx, d, zone)
+				require.NoError(t, err, name)
+				fromRecs := counts{}
+				for _, rec := range recs {
+					require.Nil(t, r.persons[rec.Person].merged, "a record names an absorbed person")
+					pre := rec.Setting + "_by_zone_"
+					fromRecs.add(pre+"sex", rec.Zone, rec.Sex)
+					fromRecs.add(pre+"age_class", rec.Zone, rec.AgeClass.String())
+					fromRecs.add(pre+"citizenship", rec.Zone, rec.Citizenship.String())
+					fromRecs.add(pre+"placement", rec.Zone, rec.Placement)
+				}
+				want := r.outOfFamily(d, zone)
+				for id := range want {
+					if !strings.HasSuffix(id, "_typology") {
+						require.Equal(t, want[id], fromRecs[id], "microdata, %s %s", name, id)
+					}
+				}
+
 				out, err = s.InFamily(ctx, p)
 				require.NoError(t, err, name)
 				requireCounts(t, out, r.inFamily(d, zone), TableInterventions, TableInFamilyAge)
@@ -489,12 +508,12 @@ func TestSurveysMatchRawRows(t *testing.T) {
 				out, err = s.FacilityCensus(ctx, report.Params{Date: d})
 				require.NoError(t, err, name)
 				occ := out.Grids[2].(*report.Table)
-				want := r.occupied(d)
+				occWant := r.occupied(d)
 				total := 0
 				for i, rc := range occ.Rows.Categories {
 					for j, cc := range occ.Cols.Categories {
-						require.Equal(t, want[rc.Code+"|"+cc.Code], occ.Value(i, j), "occupied %s × %s", rc.Code, cc.Code)
-						total += want[rc.Code+"|"+cc.Code]
+						require.Equal(t, occWant[rc.Code+"|"+cc.Code], occ.Value(i, j), "occupied %s × %s", rc.Code, cc.Code)
+						total += occWant[rc.Code+"|"+cc.Code]
 					}
 				}
 				require.Equal(t, total, occ.Value(report.Total, report.Total))
