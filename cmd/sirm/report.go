@@ -68,7 +68,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	def := defs[i]
 	name := args[0]
 	var (
-		c                                       Config
+		c                                                 Config
 		date, from, to, zone, format, sep, lang, out, tab string
 	)
 	s := newSettings("report "+name, "Compute a report straight from the database, with the same disclosure control as\n"+

@@ -124,7 +124,7 @@ pop AS (
     FROM fc x JOIN linkage.persons p ON p.id = x.cp)`
 
 // outOfFamilySQL tabulates the minors out of family at the end of day $1
-// ($2 that instant, $3 the zone or ''), each population by zone × one
+// ($2 that instant, $3 the zone or ”), each population by zone × one
 // dimension at a time, in one scan.
 var outOfFamilySQL = `
 WITH ` + outOfFamilyPop + `
