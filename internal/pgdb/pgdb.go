@@ -72,10 +72,21 @@ func InTx(ctx context.Context) bool {
 // commits when fn returns nil. When ctx already carries a transaction, fn
 // joins it (a savepoint is not taken: the outer caller owns the outcome).
 func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.withTx(ctx, pgx.TxOptions{}, fn)
+}
+
+// ReadSnapshot runs fn in a read-only transaction at REPEATABLE READ: every
+// query of fn sees the same snapshot of the database, as the tables of one
+// report must. When ctx already carries a transaction, fn joins it.
+func (db *DB) ReadSnapshot(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.withTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (db *DB) withTx(ctx context.Context, opts pgx.TxOptions, fn func(ctx context.Context) error) error {
 	if InTx(ctx) {
 		return fn(ctx)
 	}
-	tx, err := db.Pool.Begin(ctx)
+	tx, err := db.Pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}

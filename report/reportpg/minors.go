@@ -55,7 +55,7 @@ const currentPerson = `CASE WHEN p0.merged_into IS NULL THEN p0.id ELSE linkage.
 // report.AgeAt's rule (the birthday counts as passed within the birth
 // month): the microdata and the tables must agree.
 func ageAt(p, date string) string {
-	return `(extract(year FROM ` + date + `)::int - ` + p + `.birth_year - CASE WHEN extract(month FROM ` + date + `)::int < ` + p + `.birth_month THEN 1 ELSE 0 END)`
+	return `(date_part('year', ` + date + `)::int - ` + p + `.birth_year - CASE WHEN date_part('month', ` + date + `)::int < ` + p + `.birth_month THEN 1 ELSE 0 END)`
 }
 
 // ageClass is the SQL code of report.AgeClass of age (NULL outside 0-21).
@@ -112,7 +112,7 @@ fc AS (
     JOIN activity.case_entries e ON e.case_id = c.id
     WHERE e.kind = 'foster_care' AND e.start_on <= $1 AND (e.end_on IS NULL OR e.end_on >= $1)
     ORDER BY cp, e.start_on DESC, e.id DESC),
-pop AS (
+pop AS MATERIALIZED (
     SELECT '` + SettingResidential + `' AS setting, x.cp, x.zone, x.typology, x.placement, p.sex,
            ` + ageClass(ageAt("p", "$1::date")) + ` AS age_class,
            ` + citizenship("p", "x.msna") + ` AS citizenship
@@ -357,7 +357,7 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 // the discharges by zone × outcome ($4 the zone or ”).
 var flowsSQL = `
 WITH ` + typologies("$3") + `,
-adm AS (
+adm AS MATERIALIZED (
     SELECT s.sending_zone AS zone, ft.typology, s.form AS placement,
            ` + ageClass(ageAt("p", "s.admitted_on")) + ` AS age_class
     FROM activity.stays s
@@ -504,7 +504,7 @@ iv AS (
     FROM cf JOIN activity.case_entries e ON e.case_id = cf.id
     WHERE e.kind = 'intervention' AND e.start_on <= $1 AND (e.end_on IS NULL OR e.end_on >= $1)
       AND NOT EXISTS (SELECT 1 FROM away WHERE away.cp = cf.cp)),
-minors AS (
+minors AS MATERIALIZED (
     SELECT x.zone, x.cp, ` + ageClass(ageAt("p", "$1::date")) + ` AS age_class
     FROM (SELECT DISTINCT zone, cp FROM iv) x JOIN linkage.persons p ON p.id = x.cp)
 SELECT 'interventions', iv.zone, 'intervention', iv.code, count(*)::int

@@ -85,7 +85,7 @@ func (s *Store) Definitions() []report.Definition {
 				"registry as it was that day; occupied places and occupancy rate from the ASMI stays."},
 		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
 		PersonData: true, // occupied places count minors
-		Compute:    s.FacilityCensus,
+		Compute:    s.snapshot(s.FacilityCensus),
 	}, {
 		Name:  MinorsOutOfFamily,
 		Title: report.Label{IT: "Minori fuori famiglia", EN: "Minors out of family"},
@@ -98,7 +98,7 @@ func (s *Store) Definitions() []report.Definition {
 				"foreign, unaccompanied foreign minor), consensual or judicial placement, with totals."},
 		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
 		PersonData: true,
-		Compute:    s.OutOfFamily,
+		Compute:    s.snapshot(s.OutOfFamily),
 	}, {
 		Name:  Flows,
 		Title: report.Label{IT: "Ingressi e uscite dalle strutture residenziali", EN: "Admissions to and discharges from residential facilities"},
@@ -109,7 +109,7 @@ func (s *Store) Definitions() []report.Definition {
 				"length of stay of the minors discharged (median and quartiles)."},
 		Params:     []report.Parameter{report.ParamFrom, report.ParamTo, report.ParamZone},
 		PersonData: true,
-		Compute:    s.Flows,
+		Compute:    s.snapshot(s.Flows),
 	}, {
 		Name:  MinorsInFamily,
 		Title: report.Label{IT: "Minori in famiglia con interventi dei servizi", EN: "Minors in family with interventions"},
@@ -120,8 +120,30 @@ func (s *Store) Definitions() []report.Definition {
 				"intervention (CodicePrestazione) and by zone and age class."},
 		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
 		PersonData: true,
-		Compute:    s.InFamily,
+		Compute:    s.snapshot(s.InFamily),
 	}}
+}
+
+// reportWorkMem is the memory a report's sorts and hashes may use before
+// spilling to disk (PostgreSQL's default, 4MB, spills the de-duplication
+// of 100 000 stays).
+const reportWorkMem = "64MB"
+
+// snapshot runs compute in one read-only REPEATABLE READ transaction, so
+// that the tables of a report are counted on one state of the database
+// (a stay admitted between two of its queries would make them disagree),
+// with reportWorkMem.
+func (s *Store) snapshot(compute func(context.Context, report.Params) (*report.Output, error)) func(context.Context, report.Params) (*report.Output, error) {
+	return func(ctx context.Context, p report.Params) (out *report.Output, err error) {
+		err = s.db.ReadSnapshot(ctx, func(ctx context.Context) error {
+			if _, err := s.db.Q(ctx).Exec(ctx, "SET LOCAL work_mem = '"+reportWorkMem+"'"); err != nil {
+				return err
+			}
+			out, err = compute(ctx, p)
+			return err
+		})
+		return out, err
+	}
 }
 
 // ZoneDimension is the dimension of zones, in the order of the code list;
