@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/toscana/sirm/activity"
+	"github.com/toscana/sirm/activity/sinba"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
@@ -67,6 +68,10 @@ type Options struct {
 	// have evaluated per UTC day (429 beyond); 0 means
 	// DefaultOPRFDailyLimit.
 	OPRFDailyLimit int64
+	// SINBAEnte is the sender of the SINBA flows exported for INPS (the
+	// Ente of their header); zero means DefaultSINBAEnte. It must satisfy
+	// SINBA.xsd (sinba.Header.Validate): main checks it at start.
+	SINBAEnte sinba.Ente
 }
 
 // Server holds the services the handlers call.
@@ -106,6 +111,9 @@ func New(opts Options) *Server {
 	}
 	if opts.OPRFDailyLimit <= 0 {
 		opts.OPRFDailyLimit = DefaultOPRFDailyLimit
+	}
+	if opts.SINBAEnte == (sinba.Ente{}) {
+		opts.SINBAEnte = DefaultSINBAEnte()
 	}
 	s := &Server{
 		opts:     opts,
@@ -148,6 +156,7 @@ func New(opts Options) *Server {
 	}
 	if s.activity != nil && s.linkage != nil && s.registry != nil {
 		s.activityRoutes(authed)
+		s.exportRoutes(authed)
 		s.linkage.Subscribe(s.onMerge)
 	}
 	return s
