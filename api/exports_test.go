@@ -1,12 +1,14 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -268,6 +270,34 @@ func TestSinbaExport(t *testing.T) {
 		assert.Equal(t, "sinba_export", mine[0].ObjectType)
 		assert.Equal(t, 200, mine[0].Status)
 		assert.Empty(t, mine[0].PersonRef)
+	})
+	t.Run("auditedBeforeTheClientHasTheFlow", func(t *testing.T) {
+		// Over real HTTP the client reads the flow and hangs up at once:
+		// the event must be in the log already. (Seen with curl against
+		// sirm serve: an event written after the body, as auditTrail
+		// does, lost that race with "context canceled". This checks the
+		// outcome; it does not force the race, and did not fail here
+		// with the event moved back after the body.)
+		srv := httptest.NewServer(env.srv.Handler())
+		defer srv.Close()
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		require.NoError(t, err)
+		_, err = fmt.Fprintf(conn, "GET /v1/exports/sinba?year=%d HTTP/1.1\r\nHost: sirm\r\nAuthorization: Bearer %s\r\nX-Request-ID: export-hangup-1\r\n\r\n", y, analyst)
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, conn.Close())
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		found := 0
+		for _, e := range allowedEvents(t, env, ActionExportsSINBA) {
+			if e.RequestID == "export-hangup-1" {
+				found++
+				assert.Equal(t, fmt.Sprintf("sinba-export?year=%d&records=%d", y, inYear(t, env.db, y, "")), e.ObjectID)
+			}
+		}
+		assert.Equal(t, 1, found, "one event, written before the flow went out")
 	})
 	t.Run("afterAMergeOneToken", func(t *testing.T) {
 		tokens, pair := stewardPair(t, env, "FIORENTINA")

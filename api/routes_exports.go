@@ -19,6 +19,7 @@ import (
 
 	"github.com/toscana/sirm/activity"
 	"github.com/toscana/sirm/activity/sinba"
+	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/registry"
 )
@@ -184,7 +185,16 @@ func (s *Server) exportSINBA(c *gin.Context) {
 		_ = c.Error(fmt.Errorf("SINBA export %s: rewind: %w", req.object(), err))
 		return
 	}
+	// The event is written before the flow goes out, and the flow does not
+	// go out without it: once the client has read the body it may hang
+	// up, cancelling the request's context before an event written
+	// afterwards (as auditTrail does) could commit.
 	c.Set(ctxObject, req.object()+"&records="+strconv.Itoa(n))
+	if _, err := s.audit.Append(c.Request.Context(), s.event(c, ActionExportsSINBA, audit.OutcomeAllowed, http.StatusOK)); err != nil {
+		_ = c.Error(fmt.Errorf("SINBA export %s: audit: %w", req.object(), err))
+		return
+	}
+	c.Set(ctxAudited, true)
 	c.DataFromReader(http.StatusOK, size, "application/xml; charset=utf-8", f,
 		map[string]string{"Content-Disposition": `attachment; filename="` + req.fileName() + `"`})
 }
