@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -464,4 +465,34 @@ func TestSinbaExportNeverPartial(t *testing.T) {
 	// No place to write the flow: a problem, not a flow.
 	t.Setenv("TMPDIR", filepath.Join(tmp, "missing"))
 	requireProblem(t, exportSINBA(t, env, analyst, query), http.StatusInternalServerError)
+}
+
+// TestSinbaExportsAtOnce: exports long enough to record tokens while
+// their files still stream, asked for all at once, all complete. Each
+// holds a connection for the stream and needs another for the tokens: as
+// many exports as the pool has connections, run together, would each
+// hold one and wait for a second for ever.
+func TestSinbaExportsAtOnce(t *testing.T) {
+	env := newTestEnv(t)
+	y := time.Now().In(registry.Rome).Year() - 1
+	seedYearFiles(t, env.db, exportTokenBatch+10, "PISANA", y, validAttributes(t))
+	analyst := env.token(t, authn.RoleRegionAnalyst, "REGIONE")
+	n := int(env.db.Pool.Config().MaxConns) + 1
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/v1/exports/sinba?year="+strconv.Itoa(y)+"&zone=PISANA", nil)
+			req.Header.Set("Authorization", "Bearer "+analyst)
+			w := httptest.NewRecorder()
+			env.srv.Handler().ServeHTTP(w, req)
+			codes[i] = w.Code
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		assert.Equal(t, http.StatusOK, c, "export %d", i)
+	}
 }

@@ -150,6 +150,19 @@ func (s *Server) exportSINBA(c *gin.Context) {
 		}
 		c.Set(ctxObject, req.object())
 	}
+	// One export at a time: each holds a pool connection for the stream
+	// of files and takes another for each batch of tokens, so as many
+	// exports at once as the pool has connections would each hold one
+	// and wait for a second for ever (TestSinbaExportsAtOnce). The others
+	// wait their turn, or until their client gives up.
+	ctx := c.Request.Context()
+	select {
+	case s.exportSlot <- struct{}{}:
+		defer func() { <-s.exportSlot }()
+	case <-ctx.Done():
+		_ = c.Error(fmt.Errorf("SINBA export %s: waiting for another export: %w", req.object(), ctx.Err()))
+		return
+	}
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(exportDeadline))
 
 	// The flow is written whole to a file first: a failure halfway is a
@@ -163,7 +176,7 @@ func (s *Server) exportSINBA(c *gin.Context) {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 	}()
-	n, err := s.writeSINBA(c.Request.Context(), f, req, time.Now())
+	n, err := s.writeSINBA(ctx, f, req, time.Now())
 	if errors.Is(err, sinba.ErrNoRecords) {
 		where := "the whole Region"
 		if req.zone != "" {
@@ -190,7 +203,7 @@ func (s *Server) exportSINBA(c *gin.Context) {
 	// up, cancelling the request's context before an event written
 	// afterwards (as auditTrail does) could commit.
 	c.Set(ctxObject, req.object()+"&records="+strconv.Itoa(n))
-	if _, err := s.audit.Append(c.Request.Context(), s.event(c, ActionExportsSINBA, audit.OutcomeAllowed, http.StatusOK)); err != nil {
+	if _, err := s.audit.Append(ctx, s.event(c, ActionExportsSINBA, audit.OutcomeAllowed, http.StatusOK)); err != nil {
 		_ = c.Error(fmt.Errorf("SINBA export %s: audit: %w", req.object(), err))
 		return
 	}

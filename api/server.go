@@ -91,6 +91,8 @@ type Server struct {
 	// facilityCodes caches registry.ID → regional code: a code, once
 	// given on approval, never changes.
 	facilityCodes sync.Map
+	// exportSlot lets one SINBA export run at a time (see exportSINBA).
+	exportSlot chan struct{}
 }
 
 type routeKey struct{ method, path string }
@@ -126,6 +128,8 @@ func New(opts Options) *Server {
 		verifier: opts.Verifier,
 		routes:   map[routeKey]routeInfo{},
 		limiter:  newLimiter(opts.RatePerSecond, opts.RateBurst),
+
+		exportSlot: make(chan struct{}, 1),
 	}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
