@@ -116,6 +116,19 @@ type CaseFile struct {
 // Open reports whether the file is open.
 func (c CaseFile) Open() bool { return c.Closed.IsZero() }
 
+// YearFile is a case file as a year's SINBA flow for INPS shows it.
+type YearFile struct {
+	Case CaseID
+	Zone string
+	// Person is the person the file's minor now is: merges followed.
+	Person linkage.PersonID
+	// Record is the file's SINBA record, IDBeneficiario empty. Its closure
+	// (MotivazioneChiusuraCarico, SituazioneChiusuraCarico) is there only
+	// when the file was closed by the end of the year: a file closed
+	// later was still open that year.
+	Record sinba.Record
+}
+
 // Closure is why and how a case file was closed.
 type Closure struct {
 	Reason    sinba.MotivazioneChiusuraCarico
@@ -419,6 +432,12 @@ type Store interface {
 	ZoneCaseFiles(ctx context.Context, zone string, openOnly bool, before CaseID, limit int) ([]CaseFile, error)
 	// InsertEntry adds an entry to file id and returns it with its ID.
 	InsertEntry(ctx context.Context, id CaseID, e Entry, actor string) (Entry, error)
+	// YearCaseFiles calls fn with each case file of zone ("" for every
+	// zone) open at some time in year — opened by 31 December, not closed
+	// before 1 January — ordered by zone and id. The files come from one
+	// query read as a stream, so memory does not grow with their number;
+	// fn's error stops the stream and is returned as it is.
+	YearCaseFiles(ctx context.Context, year int, zone string, fn func(YearFile) error) error
 
 	// Stays returns the stays of persons, newest first, with activities.
 	Stays(ctx context.Context, persons []linkage.PersonID) ([]Stay, error)

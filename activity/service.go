@@ -232,6 +232,13 @@ func (s *Service) ZoneCaseFiles(ctx context.Context, zone string, openOnly bool,
 	return s.store.ZoneCaseFiles(ctx, zone, openOnly, before, limit)
 }
 
+// YearCaseFiles calls fn with each case file of zone ("" for every zone)
+// open at some time in year, ordered by zone and id, as Store.YearCaseFiles
+// says: the rows of a year's SINBA flow.
+func (s *Service) YearCaseFiles(ctx context.Context, year int, zone string, fn func(YearFile) error) error {
+	return s.store.YearCaseFiles(ctx, year, zone, fn)
+}
+
 // changeCase runs change on file id of a's zone, locked, and writes the
 // result. Errors: ErrNotFound, ErrClosed and change's.
 func (s *Service) changeCase(ctx context.Context, a Actor, id CaseID, hook Hook, change func(ctx context.Context, c *CaseFile) error) (CaseFile, error) {

@@ -72,6 +72,7 @@ var wantGrants = map[Action][]authn.Role{
 	ActionConflictsList:       {authn.RoleDataSteward},
 	ActionReportsList:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
 	ActionReportsRead:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionExportsSINBA:        {authn.RoleServiceOperator, authn.RoleRegionAnalyst},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

@@ -275,6 +275,8 @@ func objectType(a Action) string {
 		return "activity_conflicts"
 	case ActionReportsRead:
 		return "report"
+	case ActionExportsSINBA:
+		return "sinba_export"
 	}
 	return ""
 }

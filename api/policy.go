@@ -53,6 +53,7 @@ const (
 	ActionFlowsSubmit         Action = "activity.sinba_flows.submit"
 	ActionReportsList         Action = "reports.list"
 	ActionReportsRead         Action = "reports.read"
+	ActionExportsSINBA        Action = "exports.sinba"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -154,7 +155,15 @@ var policy = map[Action]rule{
 	// investigated from the access log. The list of reports is not.
 	ActionReportsList: {grants: reportReaders},
 	ActionReportsRead: {grants: reportReaders, personLevel: true},
+	// The SINBA flow for INPS is person-level (one record per minor, under
+	// the minor's token in the inps domain): the Region's analysts export
+	// any zone or the whole Region, a service its own zone only (the
+	// handler enforces it, as ScopeOwnOrg says). Each export is one audit
+	// event naming the year, the zone and the count of records.
+	ActionExportsSINBA: {grants: exporters, personLevel: true},
 }
+
+var exporters = map[authn.Role]Scope{authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg}
 
 var reportReaders = map[authn.Role]Scope{
 	authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg, authn.RoleAdmin: ScopeAny,

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/toscana/sirm/activity"
+	"github.com/toscana/sirm/activity/sinba"
 	"github.com/toscana/sirm/audit"
 	"github.com/toscana/sirm/internal/authn"
 	"github.com/toscana/sirm/linkage"
@@ -67,6 +68,10 @@ type Options struct {
 	// have evaluated per UTC day (429 beyond); 0 means
 	// DefaultOPRFDailyLimit.
 	OPRFDailyLimit int64
+	// SINBAEnte is the sender of the SINBA flows exported for INPS (the
+	// Ente of their header); zero means DefaultSINBAEnte. It must satisfy
+	// SINBA.xsd (sinba.Header.Validate): main checks it at start.
+	SINBAEnte sinba.Ente
 }
 
 // Server holds the services the handlers call.
@@ -86,6 +91,8 @@ type Server struct {
 	// facilityCodes caches registry.ID → regional code: a code, once
 	// given on approval, never changes.
 	facilityCodes sync.Map
+	// exportSlot lets one SINBA export run at a time (see exportSINBA).
+	exportSlot chan struct{}
 }
 
 type routeKey struct{ method, path string }
@@ -107,6 +114,9 @@ func New(opts Options) *Server {
 	if opts.OPRFDailyLimit <= 0 {
 		opts.OPRFDailyLimit = DefaultOPRFDailyLimit
 	}
+	if opts.SINBAEnte == (sinba.Ente{}) {
+		opts.SINBAEnte = DefaultSINBAEnte()
+	}
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,
@@ -118,6 +128,8 @@ func New(opts Options) *Server {
 		verifier: opts.Verifier,
 		routes:   map[routeKey]routeInfo{},
 		limiter:  newLimiter(opts.RatePerSecond, opts.RateBurst),
+
+		exportSlot: make(chan struct{}, 1),
 	}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -148,6 +160,7 @@ func New(opts Options) *Server {
 	}
 	if s.activity != nil && s.linkage != nil && s.registry != nil {
 		s.activityRoutes(authed)
+		s.exportRoutes(authed)
 		s.linkage.Subscribe(s.onMerge)
 	}
 	return s

@@ -769,6 +769,53 @@ func (s *Service) issueTokens(ctx context.Context, domain string, out []Result, 
 	return nil
 }
 
+// TokensFor returns the token of each of persons in domain, in input
+// order, for exports that hand persons already known to someone outside
+// (IDBeneficiario = the token in "inps", research microdata in
+// "stat-2026"). Each token is derived with the domain's current key,
+// version 1 being created when the domain has none, and recorded, all in
+// one transaction, so that it resolves later (PersonOf, GET
+// /v1/tokens/{token}); a token recorded already is left as it is. Tokens
+// are written in token order, as Resolve writes them, so concurrent calls
+// never deadlock. Persons are taken as given: pass the person each now is
+// (merges followed) for one token per minor. An empty persons touches no
+// key. Errors: ErrMalformed for an invalid domain or a zero PersonID, and
+// the store's (a person the store does not hold cannot get a token). It
+// is safe for concurrent use.
+func (s *Service) TokensFor(ctx context.Context, domain string, persons []PersonID) ([]Token, error) {
+	if !ValidDomain(domain) {
+		return nil, fmt.Errorf("%w: domain %q", ErrMalformed, domain)
+	}
+	if slices.ContainsFunc(persons, PersonID.IsZero) {
+		return nil, fmt.Errorf("%w: zero person id", ErrMalformed)
+	}
+	if len(persons) == 0 {
+		return []Token{}, nil
+	}
+	out := make([]Token, len(persons))
+	err := s.tx.WithTx(ctx, func(ctx context.Context) error {
+		key, _, err := s.tokenKeys(ctx, domain)
+		if err != nil {
+			return err
+		}
+		var ch Changes
+		seen := make(map[PersonID]bool, len(persons))
+		for i, p := range persons {
+			out[i] = key.Token(p)
+			if !seen[p] {
+				seen[p] = true
+				ch.Tokens = append(ch.Tokens, TokenRecord{Domain: domain, Token: out[i], Person: p, KeyVersion: key.Version})
+			}
+		}
+		slices.SortFunc(ch.Tokens, func(a, b TokenRecord) int { return strings.Compare(a.Token.s, b.Token.s) })
+		return s.store.WriteChanges(ctx, ch)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tokens in %s: %w", domain, err)
+	}
+	return out, nil
+}
+
 // Lookup resolves id in domain without creating a person or a key: the
 // person its codice fiscale, provisional code or name and birth date reach.
 // It returns ErrNotFound when there is none, or a *ValidationError.

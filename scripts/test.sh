@@ -14,8 +14,8 @@ if ! command -v gcc >/dev/null 2>&1; then
   fi
 fi
 
-# activity/sinba checks its XML output against SINBA.xsd with libxml2's
-# xmllint, an independent validator.
+# activity/sinba and api (the SINBA export for INPS) check their XML
+# output against SINBA.xsd with libxml2's xmllint, an independent validator.
 if ! command -v xmllint >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     echo "test: the SINBA tests need xmllint: installing libxml2-utils" >&2

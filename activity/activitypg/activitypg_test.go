@@ -3,6 +3,7 @@ package activitypg_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/toscana/sirm/activity"
 	"github.com/toscana/sirm/activity/activitypg"
+	"github.com/toscana/sirm/activity/sinba/sinbatest"
 	"github.com/toscana/sirm/internal/pgtest"
 	"github.com/toscana/sirm/linkage"
 	"github.com/toscana/sirm/registry"
@@ -144,4 +146,93 @@ func TestEventsInOrderPerZone(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	assert.Equal(t, activity.EventDischarge, evs[0].Kind)
+}
+
+func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// TestYearCaseFiles: the files open at some time in the year, by zone and
+// id, with the person each minor now is, and a closure only when it fell
+// by the end of the year.
+func TestYearCaseFiles(t *testing.T) {
+	db := pgtest.DB(t)
+	s := activitypg.New(db)
+	ctx := context.Background()
+	survivor, absorbed, other := linkage.NewPersonID(), linkage.NewPersonID(), linkage.NewPersonID()
+	for _, p := range []linkage.PersonID{survivor, absorbed, other} {
+		_, err := db.Pool.Exec(ctx, `INSERT INTO linkage.persons (id, sex, birth_year, birth_month, citizenship_group) VALUES ($1, 'F', 2014, 3, 'IT')`, p.String())
+		require.NoError(t, err)
+	}
+	_, err := db.Pool.Exec(ctx, `UPDATE linkage.persons SET merged_into = $1 WHERE id = $2`, survivor.String(), absorbed.String())
+	require.NoError(t, err)
+
+	rec := sinbatest.Record(rand.New(rand.NewPCG(1, 1)), "", time.Now())
+	type file struct {
+		name   string
+		person linkage.PersonID
+		zone   string
+		opened time.Time
+		closed time.Time
+	}
+	files := []file{
+		{"openAll", survivor, "B", date(2023, 5, 1), time.Time{}},
+		{"closedBefore", other, "A", date(2023, 5, 1), date(2024, 12, 31)},
+		{"closedFirstDay", absorbed, "A", date(2023, 5, 1), date(2025, 1, 1)},
+		{"closedWithin", other, "A", date(2025, 2, 1), date(2025, 6, 30)},
+		{"closedAfter", other, "B", date(2024, 2, 1), date(2026, 1, 10)},
+		{"openedLastDay", survivor, "A", date(2025, 12, 31), time.Time{}},
+		{"openedAfter", other, "C", date(2026, 1, 1), time.Time{}},
+	}
+	ids := map[activity.CaseID]string{}
+	for _, f := range files {
+		c := activity.CaseFile{Person: f.person, Zone: f.zone, Opened: f.opened, Record: rec}
+		if !f.closed.IsZero() {
+			// As CloseCase does: the closure in the columns and the record.
+			c.Closed, c.Closure = f.closed, activity.Closure{Reason: "3", Situation: "2"}
+			c.Record.MotivazioneChiusuraCarico, c.Record.SituazioneChiusuraCarico = &c.Closure.Reason, &c.Closure.Situation
+		}
+		out, err := s.InsertCaseFile(ctx, c, "t")
+		require.NoError(t, err)
+		ids[out.ID] = f.name
+	}
+	collect := func(year int, zone string) ([]string, map[string]activity.YearFile) {
+		var names []string
+		got := map[string]activity.YearFile{}
+		require.NoError(t, s.YearCaseFiles(ctx, year, zone, func(f activity.YearFile) error {
+			names = append(names, ids[f.Case])
+			got[ids[f.Case]] = f
+			return nil
+		}))
+		return names, got
+	}
+	names, got := collect(2025, "")
+	assert.Equal(t, []string{"closedFirstDay", "closedWithin", "openedLastDay", "openAll", "closedAfter"}, names, "by zone, then id")
+	assert.Equal(t, survivor, got["closedFirstDay"].Person, "merges followed")
+	assert.Equal(t, other, got["closedWithin"].Person)
+	for name, f := range got {
+		assert.Empty(t, f.Record.IDBeneficiario, name)
+		closed := name == "closedFirstDay" || name == "closedWithin"
+		if closed {
+			require.NotNil(t, f.Record.MotivazioneChiusuraCarico, name)
+			assert.Equal(t, "3", string(*f.Record.MotivazioneChiusuraCarico))
+			require.NotNil(t, f.Record.SituazioneChiusuraCarico, name)
+			assert.Equal(t, "2", string(*f.Record.SituazioneChiusuraCarico))
+		} else {
+			assert.Nil(t, f.Record.MotivazioneChiusuraCarico, "%s: closed after the year, or open", name)
+			assert.Nil(t, f.Record.SituazioneChiusuraCarico, name)
+		}
+		assert.Equal(t, rec.Prestazioni, f.Record.Prestazioni)
+	}
+	names, _ = collect(2025, "B")
+	assert.Equal(t, []string{"openAll", "closedAfter"}, names)
+	names, got = collect(2026, "")
+	assert.Equal(t, []string{"openedLastDay", "openAll", "closedAfter", "openedAfter"}, names)
+	assert.NotNil(t, got["closedAfter"].Record.MotivazioneChiusuraCarico, "its closure is in the flow of the year it closed")
+	names, _ = collect(2022, "")
+	assert.Empty(t, names)
+
+	stop := errors.New("stop")
+	n := 0
+	err = s.YearCaseFiles(ctx, 2025, "", func(activity.YearFile) error { n++; return stop })
+	assert.ErrorIs(t, err, stop)
+	assert.Equal(t, 1, n, "fn's error stops the stream")
 }

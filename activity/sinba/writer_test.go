@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,45 +40,11 @@ func TestWriterNoRecords(t *testing.T) {
 	assert.True(t, strings.HasSuffix(buf.String(), "</Flusso>"))
 }
 
-var (
-	xmllintOnce sync.Once
-	xmllintPath string
-	xmllintWhy  string
-)
-
-// xmllint returns the path of xmllint (Debian package libxml2-utils). When
-// it is missing it installs it if the test runs as root, and otherwise
-// skips the test: scripts/test.sh installs it before the tests.
+// xmllint returns the path of xmllint, or skips the test (see
+// sinbatest.Xmllint).
 func xmllint(t *testing.T) string {
 	t.Helper()
-	xmllintOnce.Do(func() {
-		if p, err := exec.LookPath("xmllint"); err == nil {
-			xmllintPath = p
-			return
-		}
-		if os.Geteuid() != 0 {
-			xmllintWhy = "xmllint missing and not root: apt-get install libxml2-utils (scripts/test.sh does)"
-			return
-		}
-		for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "libxml2-utils"}} {
-			cmd := exec.Command("apt-get", args...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				xmllintWhy = "installing libxml2-utils failed: " + err.Error() + ": " + string(out)
-				return
-			}
-		}
-		p, err := exec.LookPath("xmllint")
-		if err != nil {
-			xmllintWhy = "xmllint still missing after installing libxml2-utils"
-			return
-		}
-		xmllintPath = p
-	})
-	if xmllintPath == "" {
-		t.Skip(xmllintWhy)
-	}
-	return xmllintPath
+	return sinbatest.Xmllint(t)
 }
 
 // schemaValid runs xmllint --schema on flow and returns its verdict and output.

@@ -34,6 +34,7 @@ type Config struct {
 	Keys           vaultcfg.Config
 	Linkage        LinkageConfig
 	Report         ReportConfig
+	SINBA          SINBAConfig
 }
 
 // settings binds flags to environment variables and remembers them for the

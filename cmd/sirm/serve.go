@@ -25,7 +25,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.keys(&c)
 	s.linkage(&c)
 	s.reports(&c)
+	s.sinba(&c)
 	if err := s.parse(args); err != nil {
+		return err
+	}
+	ente, err := c.SINBA.ente()
+	if err != nil {
 		return err
 	}
 	log, err := c.logger(stderr)
@@ -92,6 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RatePerSecond:  c.RatePerSecond,
 		RateBurst:      int(c.RateBurst),
 		OPRFDailyLimit: c.OPRFDailyLimit,
+		SINBAEnte:      ente,
 	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
