@@ -425,3 +425,42 @@ func TestGracefulShutdown(t *testing.T) {
 	_, err = http.Get(url + "/healthz")
 	assert.Error(t, err, "the server still accepts connections after shutdown")
 }
+
+// cancelOnWrite is a client that hangs up as soon as the body starts: the
+// request's context is cancelled on the first write.
+type cancelOnWrite struct {
+	*httptest.ResponseRecorder
+	cancel context.CancelFunc
+}
+
+func (w cancelOnWrite) Write(b []byte) (int, error) {
+	n, err := w.ResponseRecorder.Write(b)
+	w.cancel()
+	return n, err
+}
+
+// TestAuditedAfterClientLeaves: a person-level read whose client goes
+// away once served is in the access log all the same (the event is
+// written after the body, with a context the client's departure does not
+// cancel).
+func TestAuditedAfterClientLeaves(t *testing.T) {
+	env := newTestEnv(t)
+	analyst := env.token(t, authn.RoleRegionAnalyst, "REGIONE")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/v1/reports/facility-census", nil)
+	req.Header.Set("Authorization", "Bearer "+analyst)
+	req.Header.Set("X-Request-ID", "client-left-1")
+	w := cancelOnWrite{httptest.NewRecorder(), cancel}
+	env.srv.Handler().ServeHTTP(w, req)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Error(t, ctx.Err(), "the client left")
+
+	events, err := env.store.List(context.Background(), audit.Filter{Action: string(ActionReportsRead), Limit: 10})
+	require.NoError(t, err)
+	found := false
+	for _, e := range events {
+		found = found || e.RequestID == "client-left-1"
+	}
+	assert.True(t, found, "the served report is not in the access log")
+}

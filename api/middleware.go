@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -200,6 +201,10 @@ func (s *Server) authorize(action Action) gin.HandlerFunc {
 	}
 }
 
+// auditTimeout bounds the append of a request's audit event, which does
+// not end with the client's request.
+const auditTimeout = 10 * time.Second
+
 // auditTrail writes the event of a person-level request once the handler
 // is done, unless the handler already wrote it in its own transaction.
 func (s *Server) auditTrail(action Action) gin.HandlerFunc {
@@ -228,8 +233,13 @@ func (s *Server) auditTrail(action Action) gin.HandlerFunc {
 // record appends the event of this request. A failure to log a read is
 // itself logged; writes call recordTx inside their transaction instead, so
 // that they fail with it.
+//
+// The event is written even when the client has gone (its request context
+// cancelled once the body was sent): what was served must be in the log.
 func (s *Server) record(c *gin.Context, action Action, outcome audit.Outcome, status int) {
-	if _, err := s.audit.Append(c.Request.Context(), s.event(c, action, outcome, status)); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), auditTimeout)
+	defer cancel()
+	if _, err := s.audit.Append(ctx, s.event(c, action, outcome, status)); err != nil {
 		s.log.Error("audit append failed", "request_id", requestID(c), "action", string(action), "err", err.Error())
 	}
 	c.Set(ctxAudited, true)

@@ -179,7 +179,7 @@ func TestActivityDemo(t *testing.T) {
 	in.start()
 	in.sirm("demo", "facilities")
 	out := in.sirm("demo", "activity", "-n", "80")
-	require.Contains(t, out, "loaded 80 demo case files and")
+	require.Contains(t, out, "loaded 80 demo case files (")
 	assert.Contains(t, in.sirm("demo", "activity"), "nothing loaded")
 
 	analyst := in.devToken("region_analyst", "REGIONE")
