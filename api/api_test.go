@@ -73,6 +73,7 @@ var wantGrants = map[Action][]authn.Role{
 	ActionReportsList:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
 	ActionReportsRead:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
 	ActionExportsSINBA:        {authn.RoleServiceOperator, authn.RoleRegionAnalyst},
+	ActionExportsMicrodata:    {authn.RoleRegionAnalyst},
 }
 
 // TestPolicyCoversEveryRoute walks every registered route with a token of

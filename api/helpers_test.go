@@ -187,17 +187,19 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	act, err := activity.NewService(activity.Config{Store: acts, Tx: db, Persons: lk, Facilities: activity.RegistryFacilities(reg),
 		Zone: activity.RegistryZones(reg), Now: clock.Now})
 	require.NoError(t, err)
-	cat, err := report.NewCatalogue(reportpg.New(db, reportpg.Options{}).Definitions()...)
+	reps := reportpg.New(db, reportpg.Options{})
+	cat, err := report.NewCatalogue(reps.Definitions()...)
 	require.NoError(t, err)
 	opts := Options{
-		Registry: reg,
-		Activity: act,
-		Reports:  cat,
-		Logger:   slog.New(slog.NewJSONHandler(sink, nil)),
-		Audit:    audit.NewService(store),
-		Linkage:  lk,
-		Verifier: authn.NewDevVerifier(pub),
-		Checks:   map[string]Checker{"database": CheckFunc(func(context.Context) error { return nil })},
+		Registry:  reg,
+		Activity:  act,
+		Reports:   cat,
+		Microdata: reps,
+		Logger:    slog.New(slog.NewJSONHandler(sink, nil)),
+		Audit:     audit.NewService(store),
+		Linkage:   lk,
+		Verifier:  authn.NewDevVerifier(pub),
+		Checks:    map[string]Checker{"database": CheckFunc(func(context.Context) error { return nil })},
 	}
 	for _, f := range mod {
 		f(&opts)

@@ -54,6 +54,7 @@ const (
 	ActionReportsList         Action = "reports.list"
 	ActionReportsRead         Action = "reports.read"
 	ActionExportsSINBA        Action = "exports.sinba"
+	ActionExportsMicrodata    Action = "exports.microdata"
 )
 
 // Scope limits a grant to the principal's own organisation.
@@ -161,7 +162,13 @@ var policy = map[Action]rule{
 	// handler enforces it, as ScopeOwnOrg says). Each export is one audit
 	// event naming the year, the zone and the count of records.
 	ActionExportsSINBA: {grants: exporters, personLevel: true},
+	// Research microdata are records of minors (coarse attributes under
+	// tokens of a stat-YYYY domain, released only when k-anonymous): for
+	// the Region's analysts only, each release audited with its count.
+	ActionExportsMicrodata: {grants: researchers, personLevel: true},
 }
+
+var researchers = map[authn.Role]Scope{authn.RoleRegionAnalyst: ScopeAny}
 
 var exporters = map[authn.Role]Scope{authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg}
 

@@ -72,6 +72,14 @@ type Options struct {
 	// Ente of their header); zero means DefaultSINBAEnte. It must satisfy
 	// SINBA.xsd (sinba.Header.Validate): main checks it at start.
 	SINBAEnte sinba.Ente
+	// Microdata is the population research microdata are drawn from
+	// (GET /v1/exports/microdata); nil leaves the route out. It needs
+	// Linkage and Registry too.
+	Microdata report.MicrodataSource
+	// MicrodataK is the least number of minors every combination of
+	// quasi-identifiers of released microdata must have; below
+	// report.DefaultK (3) means report.DefaultK.
+	MicrodataK int
 }
 
 // Server holds the services the handlers call.
@@ -162,6 +170,9 @@ func New(opts Options) *Server {
 		s.activityRoutes(authed)
 		s.exportRoutes(authed)
 		s.linkage.Subscribe(s.onMerge)
+	}
+	if s.opts.Microdata != nil && s.linkage != nil && s.registry != nil {
+		s.microdataRoutes(authed)
 	}
 	return s
 }

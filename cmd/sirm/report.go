@@ -36,14 +36,17 @@ func (r ReportConfig) policy() (report.Policy, error) {
 	return report.Policy{Threshold: int(r.Threshold), Margin: 1}, nil
 }
 
-// reportDefinitions is the catalogue of reports on db: those reportpg
-// computes, the census's occupancy from activity's stays.
-func reportDefinitions(db *pgdb.DB, c ReportConfig) (*report.Catalogue, error) {
+// reports is reportpg's store on db, with the configured policy: the
+// catalogue of reports (the census's occupancy from activity's stays) and
+// the population of research microdata.
+func reports(db *pgdb.DB, c ReportConfig) (*reportpg.Store, *report.Catalogue, error) {
 	p, err := c.policy()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return report.NewCatalogue(reportpg.New(db, reportpg.Options{Policy: p}).Definitions()...)
+	s := reportpg.New(db, reportpg.Options{Policy: p})
+	cat, err := report.NewCatalogue(s.Definitions()...)
+	return s, cat, err
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -132,7 +135,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w (is PostgreSQL running? `make run` starts one)", err)
 	}
 	defer db.Close()
-	cat, err := reportDefinitions(db, c.Report)
+	_, cat, err := reports(db, c.Report)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	reports, err := reportDefinitions(db, c.Report)
+	reportStore, reportCat, err := reports(db, c.Report)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Linkage:  lk,
 		Registry: reg,
 		Activity: act,
-		Reports:  reports,
+		Reports:  reportCat,
 		Verifier: verifier,
 		Checks: map[string]api.Checker{
 			"database": api.CheckFunc(db.Ping),
@@ -98,6 +98,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RateBurst:      int(c.RateBurst),
 		OPRFDailyLimit: c.OPRFDailyLimit,
 		SINBAEnte:      ente,
+		Microdata:      reportStore,
+		MicrodataK:     int(c.Report.Threshold),
 	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -1,0 +1,222 @@
+package api
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/toscana/sirm/linkage"
+	"github.com/toscana/sirm/registry"
+	"github.com/toscana/sirm/report"
+)
+
+// Research microdata: GET /v1/exports/microdata?date=D[&zone=Z][&geo=zone|
+// region][&format=json|csv] releases one record per minor out of family on
+// day D (the population of the survey), with coarse attributes only —
+// zone, sex, age class, citizenship group (the quasi-identifiers), setting
+// and placement — under the minor's token in the domain stat-YYYY of D's
+// year: a researcher can follow a minor across the releases of one year,
+// and cannot join them with any other domain. A release is refused unless
+// every combination of the quasi-identifiers holds at least k minors;
+// geo=region generalises the zone to the whole Region when zones are too
+// small.
+
+// microdataDomain is the token domain of the research releases of year y.
+func microdataDomain(y int) string { return "stat-" + strconv.Itoa(y) }
+
+var microdataColumns = []string{"token", "setting", "zone", "sex", "age_class", "citizenship", "placement"}
+
+func (s *Server) microdataRoutes(g *gin.RouterGroup) {
+	s.handle(g, http.MethodGet, "/exports/microdata", ActionExportsMicrodata, s.exportMicrodata)
+}
+
+type microdataRequest struct {
+	date   time.Time
+	zone   string
+	region bool // geo=region
+	csv    bool
+}
+
+func (r microdataRequest) object() string {
+	o := "microdata?date=" + r.date.Format(time.DateOnly)
+	if r.zone != "" {
+		o += "&zone=" + r.zone
+	}
+	if r.region {
+		o += "&geo=region"
+	}
+	return o
+}
+
+func (s *Server) parseMicrodataRequest(c *gin.Context) (microdataRequest, error) {
+	var (
+		req microdataRequest
+		bad []FieldError
+	)
+	for name, vs := range c.Request.URL.Query() {
+		switch {
+		case !slices.Contains([]string{"date", "zone", "geo", "format"}, name):
+			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter (the release takes date, zone, geo and format)"})
+		case len(vs) > 1:
+			bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
+		}
+	}
+	today := time.Now().In(registry.Rome).Format(time.DateOnly)
+	d := c.Query("date")
+	if d == "" {
+		d = today
+	}
+	var err error
+	switch req.date, err = time.Parse(time.DateOnly, d); {
+	case err != nil:
+		bad = append(bad, FieldError{Field: "date", Reason: "must be a date YYYY-MM-DD"})
+	case d > today:
+		bad = append(bad, FieldError{Field: "date", Reason: "must not be in the future"})
+	}
+	if z := c.Query("zone"); z != "" {
+		if _, ok := s.registry.Codes().Zone(z); !ok {
+			bad = append(bad, FieldError{Field: "zone", Reason: "unknown zone code"})
+		}
+		req.zone = z
+	}
+	switch c.Query("geo") {
+	case "", "zone":
+	case "region":
+		req.region = true
+	default:
+		bad = append(bad, FieldError{Field: "geo", Reason: "must be zone or region"})
+	}
+	switch c.Query("format") {
+	case "", "json":
+	case "csv":
+		req.csv = true
+	default:
+		bad = append(bad, FieldError{Field: "format", Reason: "must be json or csv"})
+	}
+	if len(bad) > 0 {
+		sort.Slice(bad, func(i, j int) bool { return bad[i].Field < bad[j].Field })
+		return microdataRequest{}, errBadRequest("invalid query parameters", bad...)
+	}
+	return req, nil
+}
+
+// microRecordJSON is one released record.
+type microRecordJSON struct {
+	Token       string `json:"token"`
+	Setting     string `json:"setting"`
+	Zone        string `json:"zone"`
+	Sex         string `json:"sex"`
+	AgeClass    string `json:"age_class"`
+	Citizenship string `json:"citizenship"`
+	Placement   string `json:"placement"`
+}
+
+type microdataResponse struct {
+	Domain  string            `json:"domain"`
+	Date    string            `json:"date"`
+	Zone    *string           `json:"zone"`
+	Geo     string            `json:"geo"`
+	K       int               `json:"k"`
+	Records []microRecordJSON `json:"records"`
+}
+
+func (s *Server) exportMicrodata(c *gin.Context) {
+	req, err := s.parseMicrodataRequest(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Set(ctxObject, req.object())
+	ctx := c.Request.Context()
+	recs, err := s.opts.Microdata.OutOfFamilyRecords(ctx, req.date, req.zone)
+	if err != nil {
+		_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
+		return
+	}
+	if req.region {
+		report.GeneraliseToRegion(recs)
+	}
+	k := max(s.opts.MicrodataK, report.DefaultK)
+	if err := report.CheckMicrodata(recs, k); err != nil {
+		var ke *report.KAnonymityError
+		if !errors.As(err, &ke) {
+			_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
+			return
+		}
+		hint := " Ask for geo=region, or a later date or a wider area."
+		if req.region {
+			hint = " Even the whole Region is too small at this date."
+		}
+		_ = c.Error(newError(http.StatusConflict, "not-k-anonymous", "Microdata not releasable",
+			fmt.Sprintf("%d combinations of zone, sex, age class and citizenship group (%d records) have fewer than %d minors: "+
+				"the release would single them out.%s", ke.Combinations, ke.Records, ke.K, hint)))
+		return
+	}
+	domain := microdataDomain(req.date.Year())
+	out := make([]microRecordJSON, len(recs))
+	for start := 0; start < len(recs); start += exportTokenBatch {
+		end := min(start+exportTokenBatch, len(recs))
+		persons := make([]linkage.PersonID, 0, end-start)
+		for _, r := range recs[start:end] {
+			p, err := linkage.ParsePersonID(r.Person)
+			if err != nil {
+				_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
+				return
+			}
+			persons = append(persons, p)
+		}
+		toks, err := s.linkage.TokensFor(ctx, domain, persons)
+		if err != nil {
+			_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
+			return
+		}
+		for i, r := range recs[start:end] {
+			out[start+i] = microRecordJSON{Token: toks[i].String(), Setting: r.Setting, Zone: r.Zone, Sex: r.Sex,
+				AgeClass: r.AgeClass.String(), Citizenship: r.Citizenship.String(), Placement: r.Placement}
+		}
+	}
+	c.Set(ctxObject, req.object()+"&records="+strconv.Itoa(len(out)))
+	name := "microdata_" + req.date.Format(time.DateOnly)
+	if req.zone != "" {
+		name += "_" + req.zone
+	}
+	if !req.csv {
+		resp := microdataResponse{Domain: domain, Date: req.date.Format(time.DateOnly), Geo: "zone", K: k, Records: out}
+		if req.zone != "" {
+			resp.Zone = &req.zone
+		}
+		if req.region {
+			resp.Geo = "region"
+		}
+		var buf bytes.Buffer
+		if err := json.NewEncoder(&buf).Encode(resp); err != nil {
+			_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
+			return
+		}
+		c.Header("Content-Disposition", `attachment; filename="`+name+`.json"`)
+		c.Data(http.StatusOK, "application/json", buf.Bytes())
+		return
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(microdataColumns)
+	for _, r := range out {
+		_ = w.Write([]string{r.Token, r.Setting, r.Zone, r.Sex, r.AgeClass, r.Citizenship, r.Placement})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	c.Data(http.StatusOK, "text/csv; charset=utf-8; header=present", buf.Bytes())
+}
