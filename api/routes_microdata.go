@@ -152,9 +152,9 @@ func (s *Server) exportMicrodata(c *gin.Context) {
 			_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
 			return
 		}
-		hint := " Ask for geo=region, or a later date or a wider area."
+		hint := " Ask for geo=region (every zone generalised to the Region)."
 		if req.region {
-			hint = " Even the whole Region is too small at this date."
+			hint = " Even with every zone generalised to the Region, the population of this date is too small."
 		}
 		_ = c.Error(newError(http.StatusConflict, "not-k-anonymous", "Microdata not releasable",
 			fmt.Sprintf("%d combinations of zone, sex, age class and citizenship group (%d records) have fewer than %d minors: "+
