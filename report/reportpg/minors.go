@@ -46,10 +46,18 @@ const (
 	SettingFosterCare  = "foster_care"
 )
 
-// currentPerson is the SQL expression of the person p0 (a linkage.persons
-// row) now is: itself unless merged, without calling the function for
-// the great majority that never were.
-const currentPerson = `CASE WHEN p0.merged_into IS NULL THEN p0.id ELSE linkage.current_person(p0.id) END`
+// current is the SQL join and expression of the person the id in column
+// col now is: a left join of the merged persons only (a tiny partial
+// index), so that the great majority, never merged, cost nothing.
+func current(col string) (join, expr string) {
+	return ` LEFT JOIN linkage.persons m ON m.id = ` + col + ` AND m.merged_into IS NOT NULL`,
+		`CASE WHEN m.id IS NULL THEN ` + col + ` ELSE linkage.current_person(m.id) END`
+}
+
+var (
+	stayMerged, stayPerson = current("s.person_id")
+	caseMerged, casePerson = current("c.person_id")
+)
 
 // ageAt is the SQL age in completed years at the date $1 of person p, by
 // report.AgeAt's rule (the birthday counts as passed within the birth
@@ -97,8 +105,8 @@ func typologies(param string) string {
 var outOfFamilyPop = typologies("$2") + `,
 res AS (
     SELECT DISTINCT ON (cp) cp, s.sending_zone AS zone, ft.typology, s.form AS placement, s.msna
-    FROM (SELECT s.*, ` + currentPerson + ` AS cp
-          FROM activity.stays s JOIN linkage.persons p0 ON p0.id = s.person_id
+    FROM (SELECT s.*, ` + stayPerson + ` AS cp
+          FROM activity.stays s` + stayMerged + `
           WHERE s.admitted_on <= $1 AND (s.discharged_on IS NULL OR s.discharged_on > $1)) s
     JOIN ft ON ft.facility_id = s.facility_id
     ORDER BY cp, s.admitted_on DESC, s.id DESC),
@@ -106,8 +114,8 @@ fc AS (
     SELECT DISTINCT ON (cp) cp, c.zone, NULL::text AS typology,
            CASE e.codes->>'form' WHEN '1' THEN 'consensual' ELSE 'judicial' END AS placement,
            (c.attributes->>'minore_straniero_no_acc') = '1' AS msna
-    FROM (SELECT c.*, ` + currentPerson + ` AS cp
-          FROM activity.case_files c JOIN linkage.persons p0 ON p0.id = c.person_id
+    FROM (SELECT c.*, ` + casePerson + ` AS cp
+          FROM activity.case_files c` + caseMerged + `
           WHERE c.opened_on <= $1 AND (c.closed_on IS NULL OR c.closed_on > $1)) c
     JOIN activity.case_entries e ON e.case_id = c.id
     WHERE e.kind = 'foster_care' AND e.start_on <= $1 AND (e.end_on IS NULL OR e.end_on >= $1)
@@ -123,16 +131,22 @@ pop AS MATERIALIZED (
            ` + citizenship("p", "x.msna") + `
     FROM fc x JOIN linkage.persons p ON p.id = x.cp)`
 
+// outOfFamilyDims are the dimensions the minors out of family are
+// tabulated by, in the order of outOfFamilySQL's columns.
+var outOfFamilyDims = []string{"typology", "sex", "age_class", "citizenship", "placement"}
+
 // outOfFamilySQL tabulates the minors out of family at the end of day $1
-// ($2 that instant, $3 the zone or ”), each population by zone × one
-// dimension at a time, in one scan.
+// ($2 that instant, $3 the zone or ''), each population by zone × one
+// dimension at a time: one scan, one grouping set per dimension, the
+// GROUPING bits telling which (0 for the dimension grouped by).
 var outOfFamilySQL = `
 WITH ` + outOfFamilyPop + `
-SELECT setting, zone, d.dim, d.code, count(*)::int
-FROM pop CROSS JOIN LATERAL (VALUES ('typology', typology), ('sex', sex), ('age_class', age_class),
-                                    ('citizenship', citizenship), ('placement', placement)) d(dim, code)
-WHERE age_class IS NOT NULL AND ($3 = '' OR zone = $3) AND d.code IS NOT NULL
-GROUP BY setting, zone, d.dim, d.code`
+SELECT setting, zone, GROUPING(typology, sex, age_class, citizenship, placement)::int,
+       typology, sex, age_class, citizenship, placement, count(*)::int
+FROM pop
+WHERE age_class IS NOT NULL AND ($3 = '' OR zone = $3)
+GROUP BY GROUPING SETS ((setting, zone, typology), (setting, zone, sex), (setting, zone, age_class),
+                        (setting, zone, citizenship), (setting, zone, placement))`
 
 // outOfFamilyRecordsSQL lists the minors out of family at the end of day
 // $1, one line per minor and setting, with coarse attributes only.
@@ -213,7 +227,40 @@ func (s *Store) queryDims(ctx context.Context, what, sql string, args ...any) (m
 // dimensions are "typology" (residential only), "sex", "age_class",
 // "citizenship" and "placement".
 func (s *Store) OutOfFamilyCounts(ctx context.Context, day time.Time, zone string) (map[string]dimCounts, error) {
-	return s.queryDims(ctx, "minors out of family", outOfFamilySQL, day, registry.Date{Time: day}.End(), zone)
+	rows, err := s.db.Q(ctx).Query(ctx, outOfFamilySQL, day, registry.Date{Time: day}.End(), zone)
+	if err != nil {
+		return nil, fmt.Errorf("minors out of family: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]dimCounts{}
+	for rows.Next() {
+		var (
+			setting, z string
+			g, n       int
+			codes      = make([]*string, len(outOfFamilyDims))
+		)
+		dest := []any{&setting, &z, &g}
+		for i := range codes {
+			dest = append(dest, &codes[i])
+		}
+		if err := rows.Scan(append(dest, &n)...); err != nil {
+			return nil, fmt.Errorf("minors out of family: %w", err)
+		}
+		for i, dim := range outOfFamilyDims {
+			// The leftmost argument of GROUPING is its highest bit.
+			if g&(1<<(len(outOfFamilyDims)-1-i)) != 0 || codes[i] == nil {
+				continue // not this set's dimension, or foster care's typology
+			}
+			if out[setting] == nil {
+				out[setting] = dimCounts{}
+			}
+			out[setting][dim] = append(out[setting][dim], report.Count{Row: z, Col: *codes[i], N: n})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("minors out of family: %w", err)
+	}
+	return out, nil
 }
 
 // dimensionOf returns the report dimension with code.
@@ -361,8 +408,8 @@ adm AS MATERIALIZED (
     SELECT s.sending_zone AS zone, ft.typology, s.form AS placement,
            ` + ageClass(ageAt("p", "s.admitted_on")) + ` AS age_class
     FROM activity.stays s
-    JOIN linkage.persons p0 ON p0.id = s.person_id
-    JOIN linkage.persons p ON p.id = ` + currentPerson + `
+    ` + stayMerged + `
+    JOIN linkage.persons p ON p.id = ` + stayPerson + `
     JOIN ft ON ft.facility_id = s.facility_id
     WHERE s.admitted_on BETWEEN $1 AND $2 AND ($4 = '' OR s.sending_zone = $4))
 SELECT 'admissions', zone, d.dim, d.code, count(*)::int
@@ -488,16 +535,16 @@ func (s *Store) lengthOfStay(ctx context.Context, p report.Params, zones report.
 // age class (once per zone). $2 is the zone or ”.
 var inFamilySQL = `
 WITH cf AS (
-    SELECT c.id, c.zone, ` + currentPerson + ` AS cp
-    FROM activity.case_files c JOIN linkage.persons p0 ON p0.id = c.person_id
+    SELECT c.id, c.zone, ` + casePerson + ` AS cp
+    FROM activity.case_files c` + caseMerged + `
     WHERE c.opened_on <= $1 AND (c.closed_on IS NULL OR c.closed_on > $1) AND ($2 = '' OR c.zone = $2)),
 away AS (
-    SELECT ` + currentPerson + ` AS cp
-    FROM activity.stays s JOIN linkage.persons p0 ON p0.id = s.person_id
+    SELECT ` + stayPerson + ` AS cp
+    FROM activity.stays s` + stayMerged + `
     WHERE s.admitted_on <= $1 AND (s.discharged_on IS NULL OR s.discharged_on > $1)
     UNION
-    SELECT ` + currentPerson + `
-    FROM activity.case_entries e JOIN activity.case_files c ON c.id = e.case_id JOIN linkage.persons p0 ON p0.id = c.person_id
+    SELECT ` + casePerson + `
+    FROM activity.case_entries e JOIN activity.case_files c ON c.id = e.case_id` + caseMerged + `
     WHERE e.kind = 'foster_care' AND e.start_on <= $1 AND (e.end_on IS NULL OR e.end_on >= $1)),
 iv AS (
     SELECT DISTINCT cf.zone, cf.cp, e.codes->>'code' AS code
