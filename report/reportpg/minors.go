@@ -136,7 +136,7 @@ pop AS MATERIALIZED (
 var outOfFamilyDims = []string{"typology", "sex", "age_class", "citizenship", "placement"}
 
 // outOfFamilySQL tabulates the minors out of family at the end of day $1
-// ($2 that instant, $3 the zone or ''), each population by zone × one
+// ($2 that instant, $3 the zone or ”), each population by zone × one
 // dimension at a time: one scan, one grouping set per dimension, the
 // GROUPING bits telling which (0 for the dimension grouped by).
 var outOfFamilySQL = `
