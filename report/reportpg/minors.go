@@ -136,7 +136,7 @@ pop AS MATERIALIZED (
 var outOfFamilyDims = []string{"typology", "sex", "age_class", "citizenship", "placement"}
 
 // outOfFamilySQL tabulates the minors out of family at the end of day $1
-// ($2 that instant, $3 the zone or ”), each population by zone × one
+// ($2 that instant, $3 the zone or empty), each population by zone × one
 // dimension at a time: one scan, one grouping set per dimension, the
 // GROUPING bits telling which (0 for the dimension grouped by).
 var outOfFamilySQL = `
@@ -401,7 +401,7 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 
 // flowsSQL counts the admissions of the period [$1, $2] by zone × typology
 // (as of the end of $2, $3), placement and age class at admission, and
-// the discharges by zone × outcome ($4 the zone or ”).
+// the discharges by zone × outcome ($4 the zone or empty).
 var flowsSQL = `
 WITH ` + typologies("$3") + `,
 adm AS MATERIALIZED (
@@ -532,7 +532,7 @@ func (s *Store) lengthOfStay(ctx context.Context, p report.Params, zones report.
 // of day $1: case files in charge that day whose minor is neither in a
 // facility nor in foster care, with an intervention running that day; by
 // zone × intervention code (a minor counts once per code) and by zone ×
-// age class (once per zone). $2 is the zone or ”.
+// age class (once per zone). $2 is the zone or empty.
 var inFamilySQL = `
 WITH cf AS (
     SELECT c.id, c.zone, ` + casePerson + ` AS cp
@@ -606,7 +606,7 @@ func (s *Store) InFamily(ctx context.Context, p report.Params) (*report.Output, 
 
 // occupiedSQL is report.Occupancy's query: minors staying at the end of
 // day $2 in the facilities active then, by the facility's zone × typology
-// of its version in force ($1 the end of the day, $3 the zone or ”).
+// of its version in force ($1 the end of the day, $3 the zone or empty).
 var occupiedSQL = `
 SELECT v.zone, v.typology, count(*)::int
 FROM activity.stays s JOIN registry.facility_versions v
