@@ -424,7 +424,7 @@ GROUP BY s.sending_zone, s.outcome`
 
 // lengthOfStaySQL gives the quartiles of the length of stay in days of
 // the stays discharged in [$1, $2], by zone and for all ($3 the zone or
-// ”): zone is NULL on the line of all.
+// empty): zone is NULL on the line of all.
 const lengthOfStaySQL = `
 SELECT s.sending_zone, count(*)::int,
        percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY (s.discharged_on - s.admitted_on))
