@@ -86,7 +86,7 @@ func ToJSON(g report.Grid) (TableJSON, error) {
 	h := g.Header()
 	m, n := len(h.Rows.Categories), len(h.Cols.Categories)
 	kind := "counts"
-	switch g.(type) {
+	switch report.Unwrap(g).(type) {
 	case *report.Ratio:
 		kind = "ratios"
 	case *report.Quantiles:

@@ -21,13 +21,13 @@ const DefaultMark = "x"
 // legend explains the marks under a grid.
 func legend(mark string, g report.Grid) report.Label {
 	h := g.Header()
-	if q, ok := g.(*report.Quantiles); ok {
+	if q, ok := report.Unwrap(g).(*report.Quantiles); ok {
 		return report.Label{
 			IT: fmt.Sprintf("%s: non pubblicato (gruppo con meno di %d osservazioni)", mark, q.MinGroup),
 			EN: fmt.Sprintf("%s: not published (group of fewer than %d observations)", mark, q.MinGroup),
 		}
 	}
-	if _, ok := g.(*report.Ratio); ok {
+	if _, ok := report.Unwrap(g).(*report.Ratio); ok {
 		return report.Label{
 			IT: fmt.Sprintf("%s: dato oscurato per la tutela del segreto statistico (numeratore o denominatore oscurato); %s: non calcolabile (denominatore zero)", mark, undefinedMark),
 			EN: fmt.Sprintf("%s: value suppressed for statistical confidentiality (numerator or denominator suppressed); %s: not defined (zero denominator)", mark, undefinedMark),

@@ -341,19 +341,42 @@ var (
 			"as the person it is after record linkage merges; persons up to 21 years of age."}
 )
 
-func (s *Store) area(p report.Params, zones report.Dimension) report.Label {
+// area is the label of the report's area: the zone of p, or the Region.
+func (s *Store) area(p report.Params) report.Label {
 	if p.Zone != "" {
-		return report.Label{IT: "Zona " + zones.Categories[0].Label.IT, EN: "Zone " + zones.Categories[0].Label.IT}
+		if z, ok := s.codes.Zone(p.Zone); ok {
+			return report.Label{IT: "Zona " + z.Name, EN: "Zone " + z.Name}
+		}
 	}
 	return report.Label{IT: "Toscana", EN: "Tuscany"}
 }
 
+// zonesOf checks the zone a report is asked for and returns the dimension
+// of every zone: the tables are always computed and protected for the
+// whole Region, and forZone publishes the zone's row.
 func (s *Store) zonesOf(what string, zone string) (report.Dimension, error) {
-	zones := s.ZoneDimension(zone)
-	if len(zones.Categories) == 0 {
-		return zones, fmt.Errorf("%s: unknown zone %q", what, zone)
+	if _, ok := s.codes.Zone(zone); zone != "" && !ok {
+		return report.Dimension{}, fmt.Errorf("%s: unknown zone %q", what, zone)
 	}
-	return zones, nil
+	return s.ZoneDimension(""), nil
+}
+
+// forZone publishes out, computed and protected for the whole Region, for
+// zone ("" for the Region): every grid restricted to the zone's row
+// (report.RowOf), so that a zone's report and the Region's hide the same
+// entries and together give nothing back.
+func (s *Store) forZone(out *report.Output, zone string) (*report.Output, error) {
+	if zone == "" {
+		return out, nil
+	}
+	for i, g := range out.Grids {
+		r, err := report.RowOf(g, zone)
+		if err != nil {
+			return nil, err
+		}
+		out.Grids[i] = r
+	}
+	return out, nil
 }
 
 // OutOfFamily computes the minors out of family at p.Date in p.Zone: for
@@ -367,12 +390,12 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.OutOfFamilyCounts(ctx, p.Date, p.Zone)
+	counts, err := s.OutOfFamilyCounts(ctx, p.Date, "")
 	if err != nil {
 		return nil, err
 	}
 	title := report.Label{IT: "Minori fuori famiglia", EN: "Minors out of family"}
-	area := s.area(p, zones)
+	area := s.area(p)
 	out := &report.Output{Title: title, Subtitle: report.Label{
 		IT: area.IT + " – situazione al " + p.Date.Format("02/01/2006"),
 		EN: area.EN + " – as of " + p.Date.Format(time.DateOnly)}}
@@ -396,7 +419,7 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 			out.Grids = append(out.Grids, t)
 		}
 	}
-	return out, nil
+	return s.forZone(out, p.Zone)
 }
 
 // flowsSQL counts the admissions of the period [$1, $2] by zone × typology
@@ -444,11 +467,11 @@ func (s *Store) Flows(ctx context.Context, p report.Params) (*report.Output, err
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.queryDims(ctx, "flows", flowsSQL, p.From, p.To, registry.Date{Time: p.To}.End(), p.Zone)
+	counts, err := s.queryDims(ctx, "flows", flowsSQL, p.From, p.To, registry.Date{Time: p.To}.End(), "")
 	if err != nil {
 		return nil, err
 	}
-	area := s.area(p, zones)
+	area := s.area(p)
 	period := report.Label{
 		IT: area.IT + " – dal " + p.From.Format("02/01/2006") + " al " + p.To.Format("02/01/2006"),
 		EN: area.EN + " – " + p.From.Format(time.DateOnly) + " to " + p.To.Format(time.DateOnly)}
@@ -483,7 +506,7 @@ func (s *Store) Flows(ctx context.Context, p report.Params) (*report.Output, err
 		return nil, err
 	}
 	out.Grids = append(out.Grids, los)
-	return out, nil
+	return s.forZone(out, p.Zone)
 }
 
 func (s *Store) lengthOfStay(ctx context.Context, p report.Params, zones report.Dimension) (*report.Quantiles, error) {
@@ -497,7 +520,7 @@ func (s *Store) lengthOfStay(ctx context.Context, p report.Params, zones report.
 			"La riga del totale riguarda tutte le zone del prospetto.", q.MinGroup),
 		EN: fmt.Sprintf("Days from admission to discharge; quartiles computed only for groups of at least %d discharges. "+
 			"The totals row covers every zone of the table.", q.MinGroup)}}
-	rows, err := s.db.Q(ctx).Query(ctx, lengthOfStaySQL, p.From, p.To, p.Zone)
+	rows, err := s.db.Q(ctx).Query(ctx, lengthOfStaySQL, p.From, p.To, "")
 	if err != nil {
 		return nil, fmt.Errorf("length of stay: %w", err)
 	}
@@ -573,11 +596,11 @@ func (s *Store) InFamily(ctx context.Context, p report.Params) (*report.Output, 
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.queryDims(ctx, "minors in family", inFamilySQL, p.Date, p.Zone)
+	counts, err := s.queryDims(ctx, "minors in family", inFamilySQL, p.Date, "")
 	if err != nil {
 		return nil, err
 	}
-	area := s.area(p, zones)
+	area := s.area(p)
 	out := &report.Output{
 		Title: report.Label{IT: "Minori in famiglia con interventi dei servizi", EN: "Minors in family with interventions"},
 		Subtitle: report.Label{IT: area.IT + " – situazione al " + p.Date.Format("02/01/2006"),
@@ -601,7 +624,7 @@ func (s *Store) InFamily(ctx context.Context, p report.Params) (*report.Output, 
 		return nil, fmt.Errorf("minors in family: %w", err)
 	}
 	out.Grids = append(out.Grids, iv[0], ages[0])
-	return out, nil
+	return s.forZone(out, p.Zone)
 }
 
 // occupiedSQL is report.Occupancy's query: minors staying at the end of

@@ -380,7 +380,7 @@ func requireCounts(t *testing.T, out *report.Output, want counts, ids ...string)
 	for _, id := range ids {
 		i := slices.IndexFunc(out.Grids, func(g report.Grid) bool { return g.Header().ID == id })
 		require.GreaterOrEqual(t, i, 0, "table %s", id)
-		tab := out.Grids[i].(*report.Table)
+		tab := report.Unwrap(out.Grids[i]).(*report.Table)
 		sum := 0
 		for r, rc := range tab.Rows.Categories {
 			for c, cc := range tab.Cols.Categories {
@@ -408,7 +408,7 @@ func requireProtected(t *testing.T, out *report.Output, threshold int) int {
 	sets := map[string][]report.View{}
 	suppressed := 0
 	for _, g := range out.Grids {
-		tab, ok := g.(*report.Table)
+		tab, ok := report.Unwrap(g).(*report.Table)
 		if !ok {
 			continue
 		}
@@ -436,6 +436,35 @@ func requireProtected(t *testing.T, out *report.Output, threshold int) int {
 		}
 	}
 	return suppressed
+}
+
+// requireRowOf checks that a zone's report publishes exactly the row of
+// the Region's protected tables (the same entries hidden), and the
+// Region's report the tables themselves.
+func requireRowOf(t *testing.T, out *report.Output, zone string) {
+	t.Helper()
+	for _, g := range out.Grids {
+		whole := report.Unwrap(g)
+		if zone == "" {
+			require.Equal(t, whole, g, "the Region's report publishes the whole table")
+			continue
+		}
+		h, wh := g.Header(), whole.Header()
+		require.Len(t, h.Rows.Categories, 1, h.ID)
+		require.Equal(t, zone, h.Rows.Categories[0].Code, h.ID)
+		row := wh.Rows.Index(zone)
+		for c := report.Total; c < len(h.Cols.Categories); c++ {
+			if c == report.Total && h.NoRowTotals {
+				continue
+			}
+			want, wantOK := whole.Entry(row, c)
+			for _, r := range []int{0, report.Total} {
+				got, ok := g.Entry(r, c)
+				require.Equal(t, wantOK, ok, "%s %s, column %d", h.ID, zone, c)
+				require.Equal(t, want, got, "%s %s, column %d", h.ID, zone, c)
+			}
+		}
+	}
 }
 
 // percentile is PostgreSQL's percentile_cont: linear interpolation
@@ -478,7 +507,8 @@ func TestSurveysMatchRawRows(t *testing.T) {
 					ids = append(ids, g.Header().ID)
 				}
 				require.Len(t, ids, 9, name)
-				requireCounts(t, out, r.outOfFamily(d, zone), ids...)
+				requireCounts(t, out, r.outOfFamily(d, ""), ids...)
+				requireRowOf(t, out, zone)
 				suppressed += requireProtected(t, out, 3)
 
 				// The microdata are the same population, line by line.
@@ -502,12 +532,14 @@ func TestSurveysMatchRawRows(t *testing.T) {
 
 				out, err = s.InFamily(ctx, p)
 				require.NoError(t, err, name)
-				requireCounts(t, out, r.inFamily(d, zone), TableInterventions, TableInFamilyAge)
+				requireCounts(t, out, r.inFamily(d, ""), TableInterventions, TableInFamilyAge)
+				requireRowOf(t, out, zone)
 				suppressed += requireProtected(t, out, 3)
 
-				out, err = s.FacilityCensus(ctx, report.Params{Date: d})
+				out, err = s.FacilityCensus(ctx, report.Params{Date: d, Zone: zone})
 				require.NoError(t, err, name)
-				occ := out.Grids[2].(*report.Table)
+				requireRowOf(t, out, zone)
+				occ := report.Unwrap(out.Grids[2]).(*report.Table)
 				occWant := r.occupied(d)
 				total := 0
 				for i, rc := range occ.Rows.Categories {
@@ -525,10 +557,11 @@ func TestSurveysMatchRawRows(t *testing.T) {
 				from, to := f.today.AddDate(0, 0, -period[0]), f.today.AddDate(0, 0, -period[1])
 				out, err := s.Flows(ctx, report.Params{From: from, To: to, Zone: zone})
 				require.NoError(t, err)
-				want, los := r.flows(from, to, zone)
+				want, los := r.flows(from, to, "")
 				requireCounts(t, out, want, TableAdmissionsTypology, TableAdmissionsPlacement, TableAdmissionsAge, TableDischargesOutcome)
 				suppressed += requireProtected(t, out, 3)
-				q := out.Grids[len(out.Grids)-1].(*report.Quantiles)
+				requireRowOf(t, out, zone)
+				q := report.Unwrap(out.Grids[len(out.Grids)-1]).(*report.Quantiles)
 				for i := report.Total; i < len(q.Rows.Categories); i++ {
 					key := ""
 					if i != report.Total {

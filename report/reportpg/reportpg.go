@@ -222,19 +222,20 @@ var censusNote = report.Label{
 	EN: "Facilities approved and active at the date, each as the registry version in force at the end of the day " +
 		"(Rome time); drafts, pending applications, suspended and closed facilities are excluded."}
 
-// FacilityCensus computes the facility census of p.Date in p.Zone ("" for
-// the Region): facilities and authorised places by zone × typology,
+// FacilityCensus computes the facility census of p.Date in p.Zone (empty
+// for the Region): facilities and authorised places by zone × typology,
 // occupied places (protected with the person policy) and the occupancy
-// rate.
+// rate; a zone's is the Region's restricted to the zone (forZone).
 func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Output, error) {
 	if p.Date.IsZero() {
 		return nil, fmt.Errorf("facility census: no reference date")
 	}
-	zones, types := s.ZoneDimension(p.Zone), s.TypologyDimension()
-	if len(zones.Categories) == 0 {
-		return nil, fmt.Errorf("facility census: unknown zone %q", p.Zone)
+	zones, err := s.zonesOf("facility census", p.Zone)
+	if err != nil {
+		return nil, err
 	}
-	fc, pc, err := s.CensusCounts(ctx, p.Date, p.Zone)
+	types := s.TypologyDimension()
+	fc, pc, err := s.CensusCounts(ctx, p.Date, "")
 	if err != nil {
 		return nil, err
 	}
@@ -259,10 +260,7 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 		}
 	}
 
-	area := report.Label{IT: "Toscana", EN: "Tuscany"}
-	if p.Zone != "" {
-		area = report.Label{IT: "Zona " + zones.Categories[0].Label.IT, EN: "Zone " + zones.Categories[0].Label.IT}
-	}
+	area := s.area(p)
 	out := &report.Output{
 		Title: report.Label{IT: "Censimento delle strutture residenziali per minori", EN: "Census of residential facilities for minors"},
 		Subtitle: report.Label{IT: area.IT + " – situazione al " + p.Date.Format("02/01/2006"),
@@ -271,7 +269,7 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 	}
 	occTitle := report.Label{IT: "Posti occupati per zona e tipologia", EN: "Occupied places by zone and typology"}
 	rateTitle := report.Label{IT: "Tasso di occupazione per zona e tipologia", EN: "Occupancy rate by zone and typology"}
-	oc, err := s.occ.OccupiedPlaces(ctx, p.Date, p.Zone)
+	oc, err := s.occ.OccupiedPlaces(ctx, p.Date, "")
 	if err != nil {
 		return nil, fmt.Errorf("facility census: occupied places: %w", err)
 	}
@@ -292,5 +290,5 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 		IT: "Posti occupati su posti autorizzati × 100; non pubblicato dove i posti occupati sono oscurati.",
 		EN: "Occupied over authorised places × 100; not published where the occupied places are suppressed."}}
 	out.Grids = append(out.Grids, occupied, rate)
-	return out, nil
+	return s.forZone(out, p.Zone)
 }

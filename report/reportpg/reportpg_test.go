@@ -182,7 +182,7 @@ func TestFacilityCensusMatchesRawRows(t *testing.T) {
 				// checks occupancy against the demo stays).
 				assert.Empty(t, out.Unavailable)
 				assert.Equal(t, TableOccupied, out.Grids[2].Header().ID)
-				assert.Equal(t, 0, out.Grids[2].(*report.Table).Value(report.Total, report.Total))
+				assert.Equal(t, 0, report.Unwrap(out.Grids[2]).(*report.Table).Value(report.Total, report.Total))
 			})
 		}
 	}
