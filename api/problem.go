@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -63,6 +65,46 @@ func errBadRequest(detail string, fields ...FieldError) *httpError {
 	e := newError(http.StatusBadRequest, "bad-request", "Bad request", detail)
 	e.fields = fields
 	return e
+}
+
+// queryProblems names every parameter of the request's query that is not
+// in known ("unknown parameter", then hint when not empty) or is given
+// more than once.
+func queryProblems(c *gin.Context, known []string, hint string) []FieldError {
+	var bad []FieldError
+	for name, vs := range c.Request.URL.Query() {
+		switch {
+		case !slices.Contains(known, name):
+			reason := "unknown parameter"
+			if hint != "" {
+				reason += " (" + hint + ")"
+			}
+			bad = append(bad, FieldError{Field: name, Reason: reason})
+		case len(vs) > 1:
+			bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
+		}
+	}
+	return bad
+}
+
+// badQuery is nil when bad is empty, and otherwise the 400 naming each bad
+// parameter, in the order of their names.
+func badQuery(bad []FieldError) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.SortFunc(bad, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return errBadRequest("invalid query parameters", bad...)
+}
+
+// zoneParam returns the query's zone parameter, adding to bad when it is
+// not a zone code.
+func (s *Server) zoneParam(c *gin.Context, bad *[]FieldError) string {
+	z := c.Query("zone")
+	if _, ok := s.registry.Codes().Zone(z); z != "" && !ok {
+		*bad = append(*bad, FieldError{Field: "zone", Reason: "unknown zone code"})
+	}
+	return z
 }
 
 func errValidation(fields ...FieldError) *httpError {

@@ -84,20 +84,8 @@ func parseAuditFilter(c *gin.Context) (audit.Filter, error) {
 		}
 		f.Limit = n
 	}
-	for name, vs := range c.Request.URL.Query() {
-		switch name {
-		case "actor", "org", "action", "person_ref", "from", "to", "cursor", "limit":
-			if len(vs) > 1 {
-				bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
-			}
-		default:
-			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter"})
-		}
-	}
-	if len(bad) > 0 {
-		return audit.Filter{}, errBadRequest("invalid query parameters", bad...)
-	}
-	return f, nil
+	bad = append(bad, queryProblems(c, []string{"actor", "org", "action", "person_ref", "from", "to", "cursor", "limit"}, "")...)
+	return f, badQuery(bad)
 }
 
 func (s *Server) listAuditEvents(c *gin.Context) {

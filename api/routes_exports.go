@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -86,18 +84,8 @@ var yearPattern = regexp.MustCompile(`^[0-9]{4}$`)
 // parseExportRequest reads the query; every bad parameter is named. The
 // zone is checked against the caller afterwards.
 func (s *Server) parseExportRequest(c *gin.Context) (exportRequest, error) {
-	var (
-		req exportRequest
-		bad []FieldError
-	)
-	for name, vs := range c.Request.URL.Query() {
-		switch {
-		case !slices.Contains([]string{"year", "zone"}, name):
-			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter (the export takes year and zone)"})
-		case len(vs) > 1:
-			bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
-		}
-	}
+	var req exportRequest
+	bad := queryProblems(c, []string{"year", "zone"}, "the export takes year and zone")
 	thisYear := time.Now().In(registry.Rome).Year()
 	switch y := c.Query("year"); {
 	case y == "":
@@ -113,17 +101,8 @@ func (s *Server) parseExportRequest(c *gin.Context) (exportRequest, error) {
 			bad = append(bad, FieldError{Field: "year", Reason: "must not be in the future"})
 		}
 	}
-	if z := c.Query("zone"); z != "" {
-		if _, ok := s.registry.Codes().Zone(z); !ok {
-			bad = append(bad, FieldError{Field: "zone", Reason: "unknown zone code"})
-		}
-		req.zone = z
-	}
-	if len(bad) > 0 {
-		sort.Slice(bad, func(i, j int) bool { return bad[i].Field < bad[j].Field })
-		return exportRequest{}, errBadRequest("invalid query parameters", bad...)
-	}
-	return req, nil
+	req.zone = s.zoneParam(c, &bad)
+	return req, badQuery(bad)
 }
 
 func (s *Server) exportSINBA(c *gin.Context) {

@@ -76,16 +76,7 @@ func (s *Server) listReviews(c *gin.Context) {
 		after int64
 		limit = defaultReviewLimit
 	)
-	for name, vs := range c.Request.URL.Query() {
-		switch name {
-		case "cursor", "limit":
-			if len(vs) > 1 {
-				bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
-			}
-		default:
-			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter"})
-		}
-	}
+	bad = append(bad, queryProblems(c, []string{"cursor", "limit"}, "")...)
 	if v := c.Query("cursor"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {

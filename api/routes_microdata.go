@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -58,18 +56,8 @@ func (r microdataRequest) object() string {
 }
 
 func (s *Server) parseMicrodataRequest(c *gin.Context) (microdataRequest, error) {
-	var (
-		req microdataRequest
-		bad []FieldError
-	)
-	for name, vs := range c.Request.URL.Query() {
-		switch {
-		case !slices.Contains([]string{"date", "zone", "geo", "format"}, name):
-			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter (the release takes date, zone, geo and format)"})
-		case len(vs) > 1:
-			bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
-		}
-	}
+	var req microdataRequest
+	bad := queryProblems(c, []string{"date", "zone", "geo", "format"}, "the release takes date, zone, geo and format")
 	today := time.Now().In(registry.Rome).Format(time.DateOnly)
 	d := c.Query("date")
 	if d == "" {
@@ -82,12 +70,7 @@ func (s *Server) parseMicrodataRequest(c *gin.Context) (microdataRequest, error)
 	case d > today:
 		bad = append(bad, FieldError{Field: "date", Reason: "must not be in the future"})
 	}
-	if z := c.Query("zone"); z != "" {
-		if _, ok := s.registry.Codes().Zone(z); !ok {
-			bad = append(bad, FieldError{Field: "zone", Reason: "unknown zone code"})
-		}
-		req.zone = z
-	}
+	req.zone = s.zoneParam(c, &bad)
 	switch c.Query("geo") {
 	case "", "zone":
 	case "region":
@@ -102,11 +85,7 @@ func (s *Server) parseMicrodataRequest(c *gin.Context) (microdataRequest, error)
 	default:
 		bad = append(bad, FieldError{Field: "format", Reason: "must be json or csv"})
 	}
-	if len(bad) > 0 {
-		sort.Slice(bad, func(i, j int) bool { return bad[i].Field < bad[j].Field })
-		return microdataRequest{}, errBadRequest("invalid query parameters", bad...)
-	}
-	return req, nil
+	return req, badQuery(bad)
 }
 
 // microRecordJSON is one released record.

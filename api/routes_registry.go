@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -574,20 +573,8 @@ func (s *Server) parseFacilityQuery(c *gin.Context) (registry.Query, error) {
 		}
 		q.Limit = n
 	}
-	known := []string{"zone", "typology", "municipality", "status", "q", "as_of", "cursor", "limit"}
-	for name, vs := range c.Request.URL.Query() {
-		switch {
-		case !slices.Contains(known, name):
-			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter"})
-		case len(vs) > 1:
-			bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
-		}
-	}
-	if len(bad) > 0 {
-		slices.SortFunc(bad, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
-		return registry.Query{}, errBadRequest("invalid query parameters", bad...)
-	}
-	return q, nil
+	bad = append(bad, queryProblems(c, []string{"zone", "typology", "municipality", "status", "q", "as_of", "cursor", "limit"}, "")...)
+	return q, badQuery(bad)
 }
 
 func (s *Server) listFacilities(c *gin.Context) {

@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -117,19 +116,11 @@ type reportResponse struct {
 // named. The zone is checked against the caller in scopeZone.
 func (s *Server) parseReportRequest(c *gin.Context, d report.Definition) (reportRequest, error) {
 	req := reportRequest{lang: "it"}
-	var bad []FieldError
 	known := []string{"format", "sep", "lang", "table"}
 	for _, p := range d.Params {
 		known = append(known, string(p))
 	}
-	for name, vs := range c.Request.URL.Query() {
-		switch {
-		case !slices.Contains(known, name):
-			bad = append(bad, FieldError{Field: name, Reason: "unknown parameter for report " + d.Name})
-		case len(vs) > 1:
-			bad = append(bad, FieldError{Field: name, Reason: "given more than once"})
-		}
-	}
+	bad := queryProblems(c, known, "for report "+d.Name)
 	today := time.Now().In(registry.Rome).Format(time.DateOnly)
 	day := func(field string) time.Time {
 		v := c.Query(field)
@@ -168,11 +159,8 @@ func (s *Server) parseReportRequest(c *gin.Context, d report.Definition) (report
 	if !periodBad && !req.params.From.IsZero() && !req.params.To.IsZero() && req.params.To.Before(req.params.From) {
 		bad = append(bad, FieldError{Field: string(report.ParamTo), Reason: "must not be before from"})
 	}
-	if z := c.Query(string(report.ParamZone)); z != "" && d.Takes(report.ParamZone) {
-		if _, ok := s.registry.Codes().Zone(z); !ok {
-			bad = append(bad, FieldError{Field: "zone", Reason: "unknown zone code"})
-		}
-		req.params.Zone = z
+	if d.Takes(report.ParamZone) {
+		req.params.Zone = s.zoneParam(c, &bad)
 	}
 	switch f := c.Query("format"); {
 	case f == "":
@@ -199,9 +187,8 @@ func (s *Server) parseReportRequest(c *gin.Context, d report.Definition) (report
 	}
 	req.csv.Lang = req.lang
 	req.table = c.Query("table")
-	if len(bad) > 0 {
-		sort.Slice(bad, func(i, j int) bool { return bad[i].Field < bad[j].Field })
-		return reportRequest{}, errBadRequest("invalid query parameters", bad...)
+	if err := badQuery(bad); err != nil {
+		return reportRequest{}, err
 	}
 	if req.format == "" {
 		return reportRequest{}, newError(http.StatusNotAcceptable, "not-acceptable", "Not acceptable",
