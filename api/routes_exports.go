@@ -129,19 +129,7 @@ func (s *Server) exportSINBA(c *gin.Context) {
 		}
 		c.Set(ctxObject, req.object())
 	}
-	// One export at a time: each holds a pool connection for the stream
-	// of files and takes another for each batch of tokens, so as many
-	// exports at once as the pool has connections would each hold one
-	// and wait for a second for ever (TestSinbaExportsAtOnce). The others
-	// wait their turn, or until their client gives up.
 	ctx := c.Request.Context()
-	select {
-	case s.exportSlot <- struct{}{}:
-		defer func() { <-s.exportSlot }()
-	case <-ctx.Done():
-		_ = c.Error(fmt.Errorf("SINBA export %s: waiting for another export: %w", req.object(), ctx.Err()))
-		return
-	}
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(exportDeadline))
 
 	// The flow is written whole to a file first: a failure halfway is a
@@ -155,7 +143,20 @@ func (s *Server) exportSINBA(c *gin.Context) {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 	}()
+	// One export is written at a time: each holds a pool connection for
+	// the stream of files and takes another for each batch of tokens, so
+	// as many exports at once as the pool has connections would each hold
+	// one and wait for a second for ever (TestSinbaExportsAtOnce). The
+	// others wait their turn, or until their client gives up. The slot is
+	// held while the flow is written, not while a client downloads it.
+	select {
+	case s.exportSlot <- struct{}{}:
+	case <-ctx.Done():
+		_ = c.Error(fmt.Errorf("SINBA export %s: waiting for another export: %w", req.object(), ctx.Err()))
+		return
+	}
 	n, err := s.writeSINBA(ctx, f, req, time.Now())
+	<-s.exportSlot
 	if errors.Is(err, sinba.ErrNoRecords) {
 		where := "the whole Region"
 		if req.zone != "" {
