@@ -115,9 +115,9 @@ func (s *Store) Definitions() []report.Definition {
 		Title: report.Label{IT: "Minori in famiglia con interventi dei servizi", EN: "Minors in family with interventions"},
 		Description: report.Label{
 			IT: "Minori con cartella SINBA aperta che vivono in famiglia, con interventi in corso alla data, per zona e prestazione " +
-				"(CodicePrestazione) e per zona e classe di età.",
+				"(CodicePrestazione).",
 			EN: "Minors with an open SINBA case file living in their family, with interventions running at the date, by zone and " +
-				"intervention (CodicePrestazione) and by zone and age class."},
+				"intervention (CodicePrestazione)."},
 		Params:     []report.Parameter{report.ParamDate, report.ParamZone},
 		PersonData: true,
 		Compute:    s.snapshot(s.InFamily),
