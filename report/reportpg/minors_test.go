@@ -78,7 +78,9 @@ func (f *activityFixture) addEdgeCases(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	noHook := func(context.Context, linkage.PersonID) error { return nil }
-	svc := func(zone string) activity.Actor { return activity.Actor{Subject: "test", Role: "service_operator", Org: zone} }
+	svc := func(zone string) activity.Actor {
+		return activity.Actor{Subject: "test", Role: "service_operator", Org: zone}
+	}
 	fostered := func() (activity.CaseID, string, linkage.PersonID) {
 		var (
 			id         int64
