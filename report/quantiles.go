@@ -29,6 +29,7 @@ type Quantiles struct {
 	policy   Policy
 	values   [][]float64 // len(Rows)+1 rows (the last is the total), len(Stats) columns
 	n        []int
+	hidden   []bool // by PublishOnlyWith
 }
 
 // MinQuantileGroup is the least number of observations whose quantiles
@@ -60,7 +61,8 @@ func NewQuantiles(id string, title Label, rows, stats Dimension, p Policy, minGr
 		minGroup = p.Threshold
 	}
 	q := &Quantiles{ID: id, Title: title, Rows: rows, Stats: stats, MinGroup: minGroup, policy: p,
-		values: make([][]float64, len(rows.Categories)+1), n: make([]int, len(rows.Categories)+1)}
+		values: make([][]float64, len(rows.Categories)+1), n: make([]int, len(rows.Categories)+1),
+		hidden: make([]bool, len(rows.Categories)+1)}
 	return q
 }
 
@@ -77,6 +79,30 @@ func (q *Quantiles) Set(rowCode string, n int, stats []float64) error {
 		}
 	}
 	q.values[i], q.n[i] = append([]float64(nil), stats...), n
+	return nil
+}
+
+// PublishOnlyWith hides the statistics of every group whose size the
+// protected table t, over the same rows, does not publish (its row total;
+// its grand total for the totals row). Otherwise whether a group's
+// statistics appear — its size reaching MinGroup — would bound a count t
+// hides.
+func (q *Quantiles) PublishOnlyWith(t *Table) error {
+	if !t.Protected() {
+		return fmt.Errorf("quantiles %s, with %s: %w", q.ID, t.ID, ErrNotProtected)
+	}
+	if !sameDim(q.Rows, t.Rows) {
+		return fmt.Errorf("quantiles %s and %s have different rows", q.ID, t.ID)
+	}
+	for i := range q.hidden {
+		r := i
+		if i == len(q.Rows.Categories) {
+			r = Total
+		}
+		if _, ok := t.Published(r, Total); !ok {
+			q.hidden[i] = true
+		}
+	}
 	return nil
 }
 
@@ -107,7 +133,7 @@ func (q *Quantiles) Entry(r, c int) (Number, bool) {
 		return Number{}, false
 	}
 	i := q.row(r)
-	if q.n[i] < q.MinGroup || q.values[i] == nil {
+	if q.n[i] < q.MinGroup || q.values[i] == nil || q.hidden[i] {
 		return Number{}, false
 	}
 	return Number{Value: q.values[i][c], Decimals: q.Decimals}, true

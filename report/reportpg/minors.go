@@ -519,6 +519,11 @@ func (s *Store) Flows(ctx context.Context, p report.Params) (*report.Output, err
 	if err != nil {
 		return nil, err
 	}
+	// A zone's quartiles appear only beside its published count of
+	// discharges, whose size they would otherwise bound.
+	if err := los.PublishOnlyWith(dis[0]); err != nil {
+		return nil, fmt.Errorf("flows: %w", err)
+	}
 	out.Grids = append(out.Grids, los)
 	return s.forZone(out, p.Zone)
 }
