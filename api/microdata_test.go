@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,24 +45,27 @@ func (k kAnonymousSubset) OutOfFamilyRecords(ctx context.Context, day time.Time,
 	return out, nil
 }
 
-// TestMicrodata: research microdata are refused when some combination of
-// quasi-identifiers has fewer than 3 minors (the demo data: saying how
-// many, not which) and released when none has; released records carry
-// stat-YYYY tokens that resolve to the minors and nothing else that
-// identifies them; only analysts may ask; every bad parameter is named.
+// TestMicrodata: research microdata (the Region on 31 December of a past
+// year) are refused when some combination of quasi-identifiers has fewer
+// than 3 minors (the demo data: saying neither which nor how many) and
+// released when none has; released records carry stat-YYYY tokens that
+// resolve to the minors and nothing else that identifies them; only
+// analysts may ask; every bad parameter is named.
 func TestMicrodata(t *testing.T) {
 	env := newTestEnv(t)
 	seedDemoRegistry(t, env)
 	seedDemoActivity(t, env, 300)
 	analyst := env.token(t, authn.RoleRegionAnalyst, "REGIONE")
 	today := time.Now().In(registry.Rome)
-	domain := "stat-" + today.Format("2006")
+	last := strconv.Itoa(today.Year() - 1)
+	domain := "stat-" + last
 
 	t.Run("refusedWhenNotKAnonymous", func(t *testing.T) {
-		for _, q := range []string{"", "?geo=region", "?zone=FIORENTINA"} {
+		for _, q := range []string{"?year=" + last, "?year=" + last + "&geo=region"} {
 			w := env.do(t, http.MethodGet, "/v1/exports/microdata"+q, analyst, nil)
 			p := requireProblem(t, w, http.StatusConflict)
 			assert.Contains(t, p.Detail, "fewer than 3 minors", q)
+			assert.Regexp(t, `^[^0-9]*3[^0-9]*$`, p.Detail, "no count of the combinations or minors short of k")
 			for _, z := range env.srv.registry.Codes().Zones {
 				assert.NotContains(t, p.Detail, z.Code, "the refusal names no combination")
 			}
@@ -77,7 +81,7 @@ func TestMicrodata(t *testing.T) {
 	o := env.srv.opts
 	o.Microdata = src
 	rel := &testEnv{srv: New(o), key: env.key, store: env.store, db: env.db, prf: env.prf, clock: env.clock}
-	day, err := time.Parse(time.DateOnly, today.Format(time.DateOnly))
+	day, err := time.Parse(time.DateOnly, last+"-12-31")
 	require.NoError(t, err)
 	want, err := src.OutOfFamilyRecords(context.Background(), day, "")
 	require.NoError(t, err)
@@ -85,11 +89,12 @@ func TestMicrodata(t *testing.T) {
 
 	var first []microRecordJSON
 	t.Run("released", func(t *testing.T) {
-		w := rel.do(t, http.MethodGet, "/v1/exports/microdata", analyst, nil)
+		w := rel.do(t, http.MethodGet, "/v1/exports/microdata?year="+last, analyst, nil)
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 		var resp microdataResponse
 		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &resp))
 		assert.Equal(t, domain, resp.Domain)
+		assert.Equal(t, last+"-12-31", resp.Date)
 		assert.Equal(t, 3, resp.K)
 		require.Len(t, resp.Records, len(want))
 		for i, r := range resp.Records {
@@ -108,7 +113,7 @@ func TestMicrodata(t *testing.T) {
 		assert.NotContains(t, w.Body.String(), strings.ReplaceAll(want[0].Person, "-", ""), "no person id")
 	})
 	t.Run("sameTokensWithinTheYear", func(t *testing.T) {
-		w := rel.do(t, http.MethodGet, "/v1/exports/microdata?format=csv", analyst, nil)
+		w := rel.do(t, http.MethodGet, "/v1/exports/microdata?format=csv&year="+last, analyst, nil)
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 		assert.Equal(t, "text/csv; charset=utf-8; header=present", w.Header().Get("Content-Type"))
 		recs, err := csv.NewReader(strings.NewReader(w.Body.String())).ReadAll()
@@ -120,7 +125,7 @@ func TestMicrodata(t *testing.T) {
 		}
 	})
 	t.Run("regionGeography", func(t *testing.T) {
-		w := rel.do(t, http.MethodGet, "/v1/exports/microdata?geo=region", analyst, nil)
+		w := rel.do(t, http.MethodGet, "/v1/exports/microdata?geo=region&year="+last, analyst, nil)
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 		var resp microdataResponse
 		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &resp))
@@ -141,7 +146,7 @@ func TestMicrodata(t *testing.T) {
 				assert.Contains(t, e.ObjectID, "records=")
 			}
 		}
-		assert.Equal(t, 3, outcomes["failed"], "the three refusals")
+		assert.Equal(t, 2, outcomes["failed"], "the two refusals")
 		assert.Equal(t, 3, outcomes["allowed"], "the three releases")
 	})
 	t.Run("access", func(t *testing.T) {
@@ -149,22 +154,24 @@ func TestMicrodata(t *testing.T) {
 			env.token(t, authn.RoleServiceOperator, "FIORENTINA"), env.token(t, authn.RoleFacilityOperator, "ASSO-000001"),
 			env.token(t, authn.RoleDataSteward, "REGIONE"), env.token(t, authn.RoleAuditor, "REGIONE"), env.token(t, authn.RoleAdmin, "REGIONE"),
 		} {
-			requireProblem(t, rel.do(t, http.MethodGet, "/v1/exports/microdata", tok, nil), http.StatusForbidden)
+			requireProblem(t, rel.do(t, http.MethodGet, "/v1/exports/microdata?year="+last, tok, nil), http.StatusForbidden)
 		}
 	})
 	t.Run("badInput", func(t *testing.T) {
-		tomorrow := today.AddDate(0, 0, 1).Format(time.DateOnly)
 		for _, tc := range []struct {
 			query  string
 			fields []string
 		}{
-			{"?date=2025-02-30", []string{"date"}},
-			{"?date=" + tomorrow, []string{"date"}},
-			{"?zone=ATLANTIDE", []string{"zone"}},
-			{"?geo=province", []string{"geo"}},
-			{"?format=xlsx", []string{"format"}},
-			{"?k=2", []string{"k"}},
-			{"?zone=APUANE&zone=PISANA", []string{"zone"}},
+			{"", []string{"year"}},
+			{"?year=20x5", []string{"year"}},
+			{"?year=" + today.Format("2006"), []string{"year"}}, // not over yet
+			{"?year=1999", []string{"year"}},
+			{"?year=" + last + "&geo=province", []string{"geo"}},
+			{"?year=" + last + "&format=xlsx", []string{"format"}},
+			{"?year=" + last + "&k=2", []string{"k"}},
+			{"?year=" + last + "&zone=PISANA", []string{"zone"}}, // always the whole Region
+			{"?year=" + last + "&date=2025-06-30", []string{"date"}},
+			{"?year=" + last + "&year=2024", []string{"year"}},
 		} {
 			p := requireProblem(t, rel.do(t, http.MethodGet, "/v1/exports/microdata"+tc.query, analyst, nil), http.StatusBadRequest)
 			assert.Equal(t, tc.fields, fieldsOf(p), tc.query)

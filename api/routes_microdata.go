@@ -17,16 +17,23 @@ import (
 	"github.com/toscana/sirm/report"
 )
 
-// Research microdata: GET /v1/exports/microdata?date=D[&zone=Z][&geo=zone|
-// region][&format=json|csv] releases one record per minor out of family on
-// day D (the population of the survey), with coarse attributes only —
-// zone, sex, age class, citizenship group (the quasi-identifiers), setting
-// and placement — under the minor's token in the domain stat-YYYY of D's
-// year: a researcher can follow a minor across the releases of one year,
-// and cannot join them with any other domain. A release is refused unless
-// every combination of the quasi-identifiers holds at least k minors;
-// geo=region generalises the zone to the whole Region when zones are too
-// small.
+// Research microdata: GET /v1/exports/microdata?year=YYYY[&geo=zone|region]
+// [&format=json|csv] releases one record per minor out of family on 31
+// December of a past year (the population of the survey that day), with
+// coarse attributes only — zone, sex, age class, citizenship group (the
+// quasi-identifiers), setting and placement — under the minor's token in
+// the domain stat-YYYY, which nothing else uses. A release is refused
+// unless every combination of the quasi-identifiers holds at least k
+// minors; geo=region generalises the zone to the whole Region.
+//
+// One population per domain, always the whole Region: a domain's tokens
+// are the same in every release, so two releases of different days or
+// areas could be set against each other — the tokens of a Region-wide
+// release missing from the zones' releases are the minors of a zone that
+// was refused; a minor's age class changing between two days gives its
+// birth month. With one day and one area per domain, every release of a
+// domain holds the same minors (geo only coarsens the zone), and differs
+// from another only by late records.
 
 // microdataDomain is the token domain of the research releases of year y.
 func microdataDomain(y int) string { return "stat-" + strconv.Itoa(y) }
@@ -38,17 +45,14 @@ func (s *Server) microdataRoutes(g *gin.RouterGroup) {
 }
 
 type microdataRequest struct {
-	date   time.Time
-	zone   string
-	region bool // geo=region
+	year   int
+	date   time.Time // 31 December of year
+	region bool      // geo=region
 	csv    bool
 }
 
 func (r microdataRequest) object() string {
-	o := "microdata?date=" + r.date.Format(time.DateOnly)
-	if r.zone != "" {
-		o += "&zone=" + r.zone
-	}
+	o := "microdata?year=" + strconv.Itoa(r.year)
 	if r.region {
 		o += "&geo=region"
 	}
@@ -57,20 +61,23 @@ func (r microdataRequest) object() string {
 
 func (s *Server) parseMicrodataRequest(c *gin.Context) (microdataRequest, error) {
 	var req microdataRequest
-	bad := queryProblems(c, []string{"date", "zone", "geo", "format"}, "the release takes date, zone, geo and format")
-	today := time.Now().In(registry.Rome).Format(time.DateOnly)
-	d := c.Query("date")
-	if d == "" {
-		d = today
+	bad := queryProblems(c, []string{"year", "geo", "format"}, "the release takes year, geo and format")
+	last := time.Now().In(registry.Rome).Year() - 1
+	switch y := c.Query("year"); {
+	case y == "":
+		bad = append(bad, FieldError{Field: "year", Reason: "required: the release is of 31 December of a past year"})
+	case !yearPattern.MatchString(y):
+		bad = append(bad, FieldError{Field: "year", Reason: "must be a year YYYY"})
+	default:
+		req.year, _ = strconv.Atoi(y)
+		switch {
+		case req.year < firstExportYear:
+			bad = append(bad, FieldError{Field: "year", Reason: fmt.Sprintf("must be %d or later", firstExportYear)})
+		case req.year > last:
+			bad = append(bad, FieldError{Field: "year", Reason: fmt.Sprintf("must be a past year (%d at the latest): the release is of 31 December", last)})
+		}
+		req.date = time.Date(req.year, 12, 31, 0, 0, 0, 0, time.UTC)
 	}
-	var err error
-	switch req.date, err = time.Parse(time.DateOnly, d); {
-	case err != nil:
-		bad = append(bad, FieldError{Field: "date", Reason: "must be a date YYYY-MM-DD"})
-	case d > today:
-		bad = append(bad, FieldError{Field: "date", Reason: "must not be in the future"})
-	}
-	req.zone = s.zoneParam(c, &bad)
 	switch c.Query("geo") {
 	case "", "zone":
 	case "region":
@@ -102,7 +109,6 @@ type microRecordJSON struct {
 type microdataResponse struct {
 	Domain  string            `json:"domain"`
 	Date    string            `json:"date"`
-	Zone    *string           `json:"zone"`
 	Geo     string            `json:"geo"`
 	K       int               `json:"k"`
 	Records []microRecordJSON `json:"records"`
@@ -116,7 +122,7 @@ func (s *Server) exportMicrodata(c *gin.Context) {
 	}
 	c.Set(ctxObject, req.object())
 	ctx := c.Request.Context()
-	recs, err := s.opts.Microdata.OutOfFamilyRecords(ctx, req.date, req.zone)
+	recs, err := s.opts.Microdata.OutOfFamilyRecords(ctx, req.date, "")
 	if err != nil {
 		_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
 		return
@@ -126,21 +132,22 @@ func (s *Server) exportMicrodata(c *gin.Context) {
 	}
 	k := max(s.opts.MicrodataK, report.DefaultK)
 	if err := report.CheckMicrodata(recs, k); err != nil {
-		var ke *report.KAnonymityError
-		if !errors.As(err, &ke) {
+		if !errors.Is(err, report.ErrNotKAnonymous) {
 			_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
 			return
 		}
+		// How many combinations fall short is not said: those are counts
+		// of one or two minors.
 		hint := " Ask for geo=region (every zone generalised to the Region)."
 		if req.region {
-			hint = " Even with every zone generalised to the Region, the population of this date is too small."
+			hint = " Even with every zone generalised to the Region, the population of that day is too small."
 		}
 		_ = c.Error(newError(http.StatusConflict, "not-k-anonymous", "Microdata not releasable",
-			fmt.Sprintf("%d combinations of zone, sex, age class and citizenship group (%d records) have fewer than %d minors: "+
-				"the release would single them out.%s", ke.Combinations, ke.Records, ke.K, hint)))
+			fmt.Sprintf("some combinations of zone, sex, age class and citizenship group have fewer than %d minors: "+
+				"the release would single them out.%s", k, hint)))
 		return
 	}
-	domain := microdataDomain(req.date.Year())
+	domain := microdataDomain(req.year)
 	out := make([]microRecordJSON, len(recs))
 	for start := 0; start < len(recs); start += exportTokenBatch {
 		end := min(start+exportTokenBatch, len(recs))
@@ -164,15 +171,12 @@ func (s *Server) exportMicrodata(c *gin.Context) {
 		}
 	}
 	c.Set(ctxObject, req.object()+"&records="+strconv.Itoa(len(out)))
-	name := "microdata_" + req.date.Format(time.DateOnly)
-	if req.zone != "" {
-		name += "_" + req.zone
+	name := "microdata_" + strconv.Itoa(req.year)
+	if req.region {
+		name += "_region"
 	}
 	if !req.csv {
 		resp := microdataResponse{Domain: domain, Date: req.date.Format(time.DateOnly), Geo: "zone", K: k, Records: out}
-		if req.zone != "" {
-			resp.Zone = &req.zone
-		}
 		if req.region {
 			resp.Geo = "region"
 		}
