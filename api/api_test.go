@@ -70,8 +70,8 @@ var wantGrants = map[Action][]authn.Role{
 	ActionMinorsRead:          {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 	ActionActivityCodeLists:   {authn.RoleServiceOperator, authn.RoleFacilityOperator},
 	ActionConflictsList:       {authn.RoleDataSteward},
-	ActionReportsList:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
-	ActionReportsRead:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst, authn.RoleAdmin},
+	ActionReportsList:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst},
+	ActionReportsRead:         {authn.RoleServiceOperator, authn.RoleRegionAnalyst},
 	ActionExportsSINBA:        {authn.RoleServiceOperator, authn.RoleRegionAnalyst},
 	ActionExportsMicrodata:    {authn.RoleRegionAnalyst},
 }

@@ -153,7 +153,9 @@ var policy = map[Action]rule{
 	// with its parameters: the counts derive from minors' records, and
 	// what per-table disclosure control cannot see — differencing across
 	// dates, zones or tables requested one after another — can only be
-	// investigated from the access log. The list of reports is not.
+	// investigated from the access log. The list of reports is not. The
+	// admin is not a reader: DESIGN's table gives it organisations and
+	// facility approvals, and the surveys count minors.
 	ActionReportsList: {grants: reportReaders},
 	ActionReportsRead: {grants: reportReaders, personLevel: true},
 	// The SINBA flow for INPS is person-level (one record per minor, under
@@ -172,9 +174,7 @@ var researchers = map[authn.Role]Scope{authn.RoleRegionAnalyst: ScopeAny}
 
 var exporters = map[authn.Role]Scope{authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg}
 
-var reportReaders = map[authn.Role]Scope{
-	authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg, authn.RoleAdmin: ScopeAny,
-}
+var reportReaders = map[authn.Role]Scope{authn.RoleRegionAnalyst: ScopeAny, authn.RoleServiceOperator: ScopeOwnOrg}
 
 var services = map[authn.Role]Scope{authn.RoleServiceOperator: ScopeOwnOrg}
 
