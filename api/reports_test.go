@@ -192,7 +192,7 @@ func TestReportFormats(t *testing.T) {
 	}
 
 	t.Run("csvComma", func(t *testing.T) {
-		r := getReport(t, env, analyst, "?date="+demoDay+"&format=csv&lang=en")
+		r := getReport(t, env, analyst, "?date="+demoDay+"&format=csv&lang=en&table=facilities_by_zone_typology")
 		require.Equal(t, http.StatusOK, r.code, string(r.body))
 		assert.Equal(t, "text/csv; charset=utf-8; header=present", r.w.Header().Get("Content-Type"))
 		assert.Equal(t, `attachment; filename="facility-census_2025-06-30_facilities_by_zone_typology.csv"`,
@@ -242,11 +242,17 @@ func TestReportFormats(t *testing.T) {
 		{"*/*", "application/json"},
 	} {
 		t.Run("accept "+tc.accept, func(t *testing.T) {
-			r := getReport(t, env, analyst, "?date="+demoDay, "Accept", tc.accept)
+			r := getReport(t, env, analyst, "?date="+demoDay+"&table=facilities_by_zone_typology", "Accept", tc.accept)
 			require.Equal(t, http.StatusOK, r.code, string(r.body))
 			assert.Equal(t, tc.want, r.w.Header().Get("Content-Type"))
 		})
 	}
+	t.Run("csvNeedsTable", func(t *testing.T) {
+		w := env.do(t, http.MethodGet, "/v1/reports/facility-census?format=csv", analyst, nil)
+		p := requireProblem(t, w, http.StatusBadRequest)
+		assert.Equal(t, []string{"table"}, fieldsOf(p))
+		assert.Contains(t, p.Errors[0].Reason, "occupancy_rate_by_zone_typology", "the reason lists the tables")
+	})
 	t.Run("formatWinsOverAccept", func(t *testing.T) {
 		r := getReport(t, env, analyst, "?date="+demoDay+"&format=json", "Accept", "text/csv")
 		require.Equal(t, http.StatusOK, r.code)

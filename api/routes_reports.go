@@ -292,6 +292,15 @@ func (s *Server) getReport(c *gin.Context) {
 		}
 		grids = grids[i : i+1]
 	}
+	if req.format == formatCSV && len(grids) > 1 {
+		ids := make([]string, len(grids))
+		for i, g := range grids {
+			ids[i] = g.Header().ID
+		}
+		_ = c.Error(errBadRequest("invalid query parameters", FieldError{Field: "table",
+			Reason: "a CSV file holds one table: name it with table (one of " + strings.Join(ids, ", ") + ")"}))
+		return
+	}
 	var buf bytes.Buffer
 	switch req.format {
 	case formatJSON:

@@ -91,7 +91,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s.str(&format, "format", "", "json", "json, csv, xlsx or html", false)
 	s.str(&sep, "sep", "", "comma", "CSV separator: comma, or semicolon for Italian spreadsheets", false)
 	s.str(&lang, "lang", "", "it", "language of the labels: it or en", false)
-	s.str(&tab, "table", "", "", "id of the one table to write (CSV writes the first when empty)", false)
+	s.str(&tab, "table", "", "", "id of the one table to write (required for CSV when the report has several)", false)
 	s.str(&out, "out", "", "", "file to write; empty for standard output", false)
 	if err := s.parse(args[1:]); err != nil {
 		return err
@@ -151,6 +151,13 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return &exitError{code: 2, msg: fmt.Sprintf("--table %q: not a table of this report", tab)}
 		}
 		grids = grids[i : i+1]
+	}
+	if format == "csv" && len(grids) > 1 {
+		ids := make([]string, len(grids))
+		for i, g := range grids {
+			ids[i] = g.Header().ID
+		}
+		return &exitError{code: 2, msg: "--format csv writes one table: name it with --table (one of " + strings.Join(ids, ", ") + ")"}
 	}
 	var buf bytes.Buffer
 	switch format {

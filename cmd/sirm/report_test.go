@@ -40,7 +40,8 @@ func TestReportCommand(t *testing.T) {
 
 	dir := t.TempDir()
 	out := filepath.Join(dir, "census.csv")
-	_, se, err := runCmd("report", "facility-census", "--database-url", url, "--date", "2025-06-30", "--format", "csv", "--out", out)
+	_, se, err := runCmd("report", "facility-census", "--database-url", url, "--date", "2025-06-30", "--format", "csv", "--out", out,
+		"--table", "facilities_by_zone_typology")
 	require.NoError(t, err, se)
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -69,6 +70,7 @@ func TestReportCommand(t *testing.T) {
 		{[]string{"--zone", "ATLANTIDE"}, "--zone"},
 		{[]string{"--format", "pdf"}, "--format"},
 		{[]string{"--format", "xlsx"}, "--out"},
+		{[]string{"--format", "csv"}, "--table"},
 		{[]string{"--report-threshold", "2"}, "SIRM_REPORT_THRESHOLD"},
 	} {
 		_, _, err := runCmd(append([]string{"report", "facility-census", "--database-url", url}, tc.args...)...)
