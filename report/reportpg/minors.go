@@ -65,6 +65,12 @@ func ageAt(p, date string) string {
 	return `(date_part('year', ` + date + `)::int - ` + p + `.birth_year - CASE WHEN date_part('month', ` + date + `)::int < ` + p + `.birth_month THEN 1 ELSE 0 END)`
 }
 
+// withAge is a lateral join giving a.age, the age at date of person p,
+// computed once per row (ageClass repeats its argument in every branch).
+func withAge(p, date string) string {
+	return ` CROSS JOIN LATERAL (SELECT ` + ageAt(p, date) + ` AS age) a`
+}
+
 // ageClass is the SQL code of report.AgeClass of age (NULL outside 0-21).
 func ageClass(age string) string {
 	var b strings.Builder
@@ -133,14 +139,14 @@ fc AS (
     ORDER BY cp, e.start_on DESC, e.id DESC),
 pop AS MATERIALIZED (
     SELECT '` + SettingResidential + `' AS setting, x.cp, x.zone, x.typology, x.placement, p.sex,
-           ` + ageClass(ageAt("p", "$1::date")) + ` AS age_class,
+           ` + ageClass("a.age") + ` AS age_class,
            ` + citizenship("p", "x.msna") + ` AS citizenship
-    FROM res x JOIN linkage.persons p ON p.id = x.cp
+    FROM res x JOIN linkage.persons p ON p.id = x.cp` + withAge("p", "$1::date") + `
     UNION ALL
     SELECT '` + SettingFosterCare + `', x.cp, x.zone, x.typology, x.placement, p.sex,
-           ` + ageClass(ageAt("p", "$1::date")) + `,
+           ` + ageClass("a.age") + `,
            ` + citizenship("p", "x.msna") + `
-    FROM fc x JOIN linkage.persons p ON p.id = x.cp)`
+    FROM fc x JOIN linkage.persons p ON p.id = x.cp` + withAge("p", "$1::date") + `)`
 
 // outOfFamilyDims are the dimensions the minors out of family are
 // tabulated by, in the order of outOfFamilySQL's columns.
@@ -433,21 +439,25 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 	return s.forZone(out, p.Zone)
 }
 
-// flowsSQL counts the admissions of the period [$1, $2] by zone × typology
-// (as of the end of $2, $3), placement and age class at admission, and
-// the discharges by zone × outcome ($4 the zone or empty).
+// flowsSQL counts the admissions of the period [$1, $2] by zone ×
+// typology (the facility's version in force at the end of the admission
+// day, or its first for a facility registered later), placement and age
+// class at admission, and the discharges by zone × outcome ($3 the zone
+// or empty).
 var flowsSQL = `
-WITH adm AS MATERIALIZED (
-    SELECT s.sending_zone AS zone, ft.typology, s.form AS placement,
-           ` + ageClass(ageAt("p", "s.admitted_on")) + ` AS age_class
+WITH first AS (
+    SELECT DISTINCT ON (facility_id) facility_id, typology
+    FROM registry.facility_versions ORDER BY facility_id, version),
+adm AS MATERIALIZED (
+    SELECT s.sending_zone AS zone, COALESCE(v.typology, first.typology) AS typology, s.form AS placement,
+           ` + ageClass("a.age") + ` AS age_class
     FROM activity.stays s
     ` + stayMerged + `
     JOIN linkage.persons p ON p.id = ` + stayPerson + `
-    CROSS JOIN LATERAL (
-        SELECT v.typology FROM registry.facility_versions v
-        WHERE v.facility_id = s.facility_id
-        ORDER BY (` + registrypg.InForce("v", "((s.admitted_on + 1)::timestamp AT TIME ZONE 'Europe/Rome')") + `) DESC, v.version
-        LIMIT 1) ft
+    JOIN first ON first.facility_id = s.facility_id
+    LEFT JOIN registry.facility_versions v ON v.facility_id = s.facility_id
+         AND ` + registrypg.InForce("v", "((s.admitted_on + 1)::timestamp AT TIME ZONE 'Europe/Rome')") + `
+   ` + withAge("p", "s.admitted_on") + `
     WHERE s.admitted_on BETWEEN $1 AND $2 AND ($3 = '' OR s.sending_zone = $3))
 SELECT 'admissions', zone, d.dim, d.code, count(*)::int
 FROM adm CROSS JOIN LATERAL (VALUES ('typology', typology), ('placement', placement), ('age_class', age_class)) d(dim, code)
@@ -597,8 +607,8 @@ running AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM away WHERE away.cp = cf.cp)),
 minors AS MATERIALIZED (
     SELECT DISTINCT ON (r.cp) r.cp, r.zone
-    FROM running r JOIN linkage.persons p ON p.id = r.cp
-    WHERE ` + ageClass(ageAt("p", "$1::date")) + ` IS NOT NULL
+    FROM running r JOIN linkage.persons p ON p.id = r.cp` + withAge("p", "$1::date") + `
+    WHERE ` + ageClass("a.age") + ` IS NOT NULL
     ORDER BY r.cp, r.opened_on DESC, r.id DESC)
 SELECT 'interventions', m.zone, 'intervention', x.code, count(*)::int
 FROM minors m JOIN (SELECT DISTINCT cp, code FROM running) x ON x.cp = m.cp
