@@ -258,17 +258,36 @@ WHERE id = $1 RETURNING ` + caseColumns
 	return out, nil
 }
 
+// ZonesOn is the CTE (named name) of the zone each transferred case file
+// had at the end of the day in placeholder day: the zone it left in the
+// first transfer accepted after that day. A transfer overwrites
+// case_files.zone; its transfer_accepted events (migration 009 indexes
+// them) are the file's zone history. A file not in the CTE had its present
+// zone: COALESCE(name.zone, case_files.zone) with a LEFT JOIN on
+// name.case_id. The surveys (report/reportpg) and the SINBA export use it.
+func ZonesOn(name, day string) string {
+	return name + ` AS (
+    SELECT DISTINCT ON (case_id) case_id, detail->>'from_zone' AS zone
+    FROM activity.events
+    WHERE kind = 'transfer_accepted' AND on_date > ` + day + `
+    ORDER BY case_id, on_date, seq)`
+}
+
 // yearCaseFilesSQL selects the files open at some time between $1 and $2
-// (1 January and 31 December), with the person each minor now is, and the
-// closure only when it happened by $2. ORDER BY zone, id follows
-// case_files_zone_idx.
-const yearCaseFilesSQL = `
-SELECT id, zone, linkage.current_person(person_id), attributes,
+// (1 January and 31 December), each in the zone it had on $2, with the
+// person each minor now is, and the closure only when it happened by $2.
+var yearCaseFilesSQL = `
+WITH ` + ZonesOn("cz", "$2") + `,
+f AS (
+    SELECT c.*, COALESCE(cz.zone, c.zone) AS zone_then
+    FROM activity.case_files c LEFT JOIN cz ON cz.case_id = c.id
+    WHERE c.opened_on <= $2 AND (c.closed_on IS NULL OR c.closed_on >= $1))
+SELECT id, zone_then, linkage.current_person(person_id), attributes,
        CASE WHEN closed_on <= $2 THEN closure_reason END,
        CASE WHEN closed_on <= $2 THEN closure_situation END
-FROM activity.case_files
-WHERE opened_on <= $2 AND (closed_on IS NULL OR closed_on >= $1) AND ($3::text = '' OR zone = $3)
-ORDER BY zone, id`
+FROM f
+WHERE $3::text = '' OR zone_then = $3
+ORDER BY zone_then, id`
 
 // YearCaseFiles streams the files open in year.
 func (s *Store) YearCaseFiles(ctx context.Context, year int, zone string, fn func(activity.YearFile) error) error {

@@ -224,8 +224,33 @@ func TestYearCaseFiles(t *testing.T) {
 	}
 	names, _ = collect(2025, "B")
 	assert.Equal(t, []string{"openAll", "closedAfter"}, names)
+
+	// A file transferred from B to C in 2026 was B's in 2025 and is C's
+	// in 2026; one transferred within 2025 is its new zone's for 2025.
+	transfer := func(name, from, to string, on time.Time) {
+		for id, n := range ids {
+			if n != name {
+				continue
+			}
+			_, err := db.Pool.Exec(ctx, `UPDATE activity.case_files SET zone = $2 WHERE id = $1`, int64(id), to)
+			require.NoError(t, err)
+			for _, z := range []string{from, to} {
+				_, err := db.Pool.Exec(ctx, `INSERT INTO activity.events (zone, kind, case_id, on_date, detail)
+VALUES ($1, 'transfer_accepted', $2, $3, jsonb_build_object('from_zone', $4::text, 'to_zone', $5::text))`, z, int64(id), on, from, to)
+				require.NoError(t, err)
+			}
+		}
+	}
+	transfer("openAll", "B", "C", date(2026, 3, 1))
+	transfer("closedWithin", "A", "C", date(2025, 4, 1))
+	names, _ = collect(2025, "B")
+	assert.Equal(t, []string{"openAll", "closedAfter"}, names, "transferred after the year: still B's flow")
+	names, _ = collect(2025, "C")
+	assert.Equal(t, []string{"closedWithin"}, names, "transferred within the year: C's flow")
+	names, _ = collect(2026, "C")
+	assert.Equal(t, []string{"openAll", "openedAfter"}, names)
 	names, got = collect(2026, "")
-	assert.Equal(t, []string{"openedLastDay", "openAll", "closedAfter", "openedAfter"}, names)
+	assert.Equal(t, []string{"openedLastDay", "closedAfter", "openAll", "openedAfter"}, names, "openAll is C's in 2026")
 	assert.NotNil(t, got["closedAfter"].Record.MotivazioneChiusuraCarico, "its closure is in the flow of the year it closed")
 	names, _ = collect(2022, "")
 	assert.Empty(t, names)

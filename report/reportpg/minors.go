@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/toscana/sirm/activity/activitypg"
 	"github.com/toscana/sirm/activity/sinba"
 	"github.com/toscana/sirm/registry"
 	"github.com/toscana/sirm/registry/registrypg"
@@ -94,14 +95,8 @@ func citizenship(p, msna string) string {
 }
 
 // caseZones is the CTE "cz" of the zone a transferred case file had at the
-// end of day $1: the zone it left in the first transfer accepted after
-// that day (activity's transfer_accepted events, a partial index of
-// migration 009). A file not in it had its present zone.
-const caseZones = `cz AS (
-    SELECT DISTINCT ON (case_id) case_id, detail->>'from_zone' AS zone
-    FROM activity.events
-    WHERE kind = 'transfer_accepted' AND on_date > $1
-    ORDER BY case_id, on_date, seq)`
+// end of day $1 (activitypg.ZonesOn).
+var caseZones = activitypg.ZonesOn("cz", "$1")
 
 // typologies is the CTE "ft" of each facility's typology as of the instant
 // param: its version in force then or, for a facility registered after it
