@@ -24,8 +24,8 @@ import (
 // release is allowed for, which the small demo population is not.
 type kAnonymousSubset struct{ src report.MicrodataSource }
 
-func (k kAnonymousSubset) OutOfFamilyRecords(ctx context.Context, day time.Time, zone string) ([]report.MicroRecord, error) {
-	recs, err := k.src.OutOfFamilyRecords(ctx, day, zone)
+func (k kAnonymousSubset) OutOfFamilyRecords(ctx context.Context, day time.Time) ([]report.MicroRecord, error) {
+	recs, err := k.src.OutOfFamilyRecords(ctx, day)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func TestMicrodata(t *testing.T) {
 	rel := &testEnv{srv: New(o), key: env.key, store: env.store, db: env.db, prf: env.prf, clock: env.clock}
 	day, err := time.Parse(time.DateOnly, last+"-12-31")
 	require.NoError(t, err)
-	want, err := src.OutOfFamilyRecords(context.Background(), day, "")
+	want, err := src.OutOfFamilyRecords(context.Background(), day)
 	require.NoError(t, err)
 	require.NotEmpty(t, want, "the demo data has combinations of 3 or more minors")
 

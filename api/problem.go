@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -105,6 +106,25 @@ func (s *Server) zoneParam(c *gin.Context, bad *[]FieldError) string {
 		*bad = append(*bad, FieldError{Field: "zone", Reason: "unknown zone code"})
 	}
 	return z
+}
+
+// yearParam returns the query's required year parameter, adding to bad
+// when it is missing, not YYYY, before 2000 or after latest (whose reason
+// is tooLate).
+func yearParam(c *gin.Context, bad *[]FieldError, latest int, tooLate string) int {
+	y := c.Query("year")
+	n, _ := strconv.Atoi(y)
+	switch {
+	case y == "":
+		*bad = append(*bad, FieldError{Field: "year", Reason: "required"})
+	case !yearPattern.MatchString(y):
+		*bad = append(*bad, FieldError{Field: "year", Reason: "must be a year YYYY"})
+	case n < firstExportYear:
+		*bad = append(*bad, FieldError{Field: "year", Reason: fmt.Sprintf("must be %d or later", firstExportYear)})
+	case n > latest:
+		*bad = append(*bad, FieldError{Field: "year", Reason: tooLate})
+	}
+	return n
 }
 
 func errValidation(fields ...FieldError) *httpError {

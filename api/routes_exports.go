@@ -86,21 +86,7 @@ var yearPattern = regexp.MustCompile(`^[0-9]{4}$`)
 func (s *Server) parseExportRequest(c *gin.Context) (exportRequest, error) {
 	var req exportRequest
 	bad := queryProblems(c, []string{"year", "zone"}, "the export takes year and zone")
-	thisYear := time.Now().In(registry.Rome).Year()
-	switch y := c.Query("year"); {
-	case y == "":
-		bad = append(bad, FieldError{Field: "year", Reason: "required"})
-	case !yearPattern.MatchString(y):
-		bad = append(bad, FieldError{Field: "year", Reason: "must be a year YYYY"})
-	default:
-		req.year, _ = strconv.Atoi(y)
-		switch {
-		case req.year < firstExportYear:
-			bad = append(bad, FieldError{Field: "year", Reason: fmt.Sprintf("must be %d or later", firstExportYear)})
-		case req.year > thisYear:
-			bad = append(bad, FieldError{Field: "year", Reason: "must not be in the future"})
-		}
-	}
+	req.year = yearParam(c, &bad, time.Now().In(registry.Rome).Year(), "must not be in the future")
 	req.zone = s.zoneParam(c, &bad)
 	return req, badQuery(bad)
 }

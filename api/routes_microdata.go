@@ -63,21 +63,8 @@ func (s *Server) parseMicrodataRequest(c *gin.Context) (microdataRequest, error)
 	var req microdataRequest
 	bad := queryProblems(c, []string{"year", "geo", "format"}, "the release takes year, geo and format")
 	last := time.Now().In(registry.Rome).Year() - 1
-	switch y := c.Query("year"); {
-	case y == "":
-		bad = append(bad, FieldError{Field: "year", Reason: "required: the release is of 31 December of a past year"})
-	case !yearPattern.MatchString(y):
-		bad = append(bad, FieldError{Field: "year", Reason: "must be a year YYYY"})
-	default:
-		req.year, _ = strconv.Atoi(y)
-		switch {
-		case req.year < firstExportYear:
-			bad = append(bad, FieldError{Field: "year", Reason: fmt.Sprintf("must be %d or later", firstExportYear)})
-		case req.year > last:
-			bad = append(bad, FieldError{Field: "year", Reason: fmt.Sprintf("must be a past year (%d at the latest): the release is of 31 December", last)})
-		}
-		req.date = time.Date(req.year, 12, 31, 0, 0, 0, 0, time.UTC)
-	}
+	req.year = yearParam(c, &bad, last, fmt.Sprintf("must be a past year (%d at the latest): the release is of 31 December", last))
+	req.date = time.Date(req.year, 12, 31, 0, 0, 0, 0, time.UTC)
 	switch c.Query("geo") {
 	case "", "zone":
 	case "region":
@@ -122,7 +109,7 @@ func (s *Server) exportMicrodata(c *gin.Context) {
 	}
 	c.Set(ctxObject, req.object())
 	ctx := c.Request.Context()
-	recs, err := s.opts.Microdata.OutOfFamilyRecords(ctx, req.date, "")
+	recs, err := s.opts.Microdata.OutOfFamilyRecords(ctx, req.date)
 	if err != nil {
 		_ = c.Error(fmt.Errorf("microdata %s: %w", req.object(), err))
 		return

@@ -150,19 +150,8 @@ type Occupancy interface {
 	// OccupiedPlaces returns the minors staying, at the end of day (Europe/
 	// Rome), in the facilities in force and active that day, as one Count
 	// per zone (Row) × typology (Col) of the facility's version in force
-	// that day; zone, when not "", restricts them to one zone. Cells with
-	// nobody may be absent. It is one GROUP BY in PostgreSQL, in the terms
-	// of activity's schema and registrypg.InForce:
-	//
-	//	SELECT v.zone, v.typology, count(*)
-	//	FROM activity.stays s JOIN registry.facility_versions v
-	//	  ON v.facility_id = s.facility_id AND <registrypg.InForce("v", $1)>
-	//	WHERE v.status = 'active' AND s.admitted_on <= $2
-	//	  AND (s.discharged_on IS NULL OR s.discharged_on > $2)
-	//	  AND ($3 = '' OR v.zone = $3)
-	//	GROUP BY v.zone, v.typology
-	//
-	// with $1 the end of the day and $2 the day. Errors are internal. Safe
-	// for concurrent use.
-	OccupiedPlaces(ctx context.Context, day time.Time, zone string) ([]Count, error)
+	// that day, for every zone. Cells with nobody may be absent.
+	// reportpg.Store computes it from activity's stays with one GROUP BY.
+	// Errors are internal. Safe for concurrent use.
+	OccupiedPlaces(ctx context.Context, day time.Time) ([]Count, error)
 }

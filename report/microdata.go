@@ -28,11 +28,11 @@ func (r MicroRecord) QuasiIdentifiers() QuasiIdentifiers {
 	return QuasiIdentifiers{Zone: r.Zone, Sex: r.Sex, AgeClass: r.AgeClass, Citizenship: r.Citizenship}
 }
 
-// MicrodataSource lists the minors out of family at the end of a day, in
-// a zone ("" for the Region): the population of the survey, one record
-// per minor and setting. Errors are internal. Safe for concurrent use.
+// MicrodataSource lists the minors out of family in the Region at the end
+// of a day: the population of the survey, one record per minor and
+// setting. Errors are internal. Safe for concurrent use.
 type MicrodataSource interface {
-	OutOfFamilyRecords(ctx context.Context, day time.Time, zone string) ([]MicroRecord, error)
+	OutOfFamilyRecords(ctx context.Context, day time.Time) ([]MicroRecord, error)
 }
 
 // RegionZone is the zone of microdata generalised to the Region.

@@ -227,7 +227,7 @@ func BenchmarkSurveys(b *testing.B) {
 	})
 	b.Run("microdata/region", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.OutOfFamilyRecords(ctx, day, ""); err != nil {
+			if _, err := s.OutOfFamilyRecords(ctx, day); err != nil {
 				b.Fatal(err)
 			}
 		}

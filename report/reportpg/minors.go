@@ -148,7 +148,7 @@ pop AS MATERIALIZED (
 var outOfFamilyDims = []string{"typology", "sex", "age_class", "citizenship", "placement"}
 
 // outOfFamilySQL tabulates the minors out of family at the end of day $1
-// ($2 that instant, $3 the zone or empty), each population by zone × one
+// ($2 that instant), each population by zone × one
 // dimension at a time: one scan, one grouping set per dimension, the
 // GROUPING bits telling which (0 for the dimension grouped by).
 var outOfFamilySQL = `
@@ -156,7 +156,7 @@ WITH ` + outOfFamilyPop + `
 SELECT setting, zone, GROUPING(typology, sex, age_class, citizenship, placement)::int,
        typology, sex, age_class, citizenship, placement, count(*)::int
 FROM pop
-WHERE age_class IS NOT NULL AND ($3 = '' OR zone = $3)
+WHERE age_class IS NOT NULL
 GROUP BY GROUPING SETS ((setting, zone, typology), (setting, zone, sex), (setting, zone, age_class),
                         (setting, zone, citizenship), (setting, zone, placement))`
 
@@ -166,13 +166,13 @@ var outOfFamilyRecordsSQL = `
 WITH ` + outOfFamilyPop + `
 SELECT cp::text, setting, zone, sex, age_class, citizenship, placement
 FROM pop
-WHERE age_class IS NOT NULL AND ($3 = '' OR zone = $3)
+WHERE age_class IS NOT NULL
 ORDER BY zone, setting, cp`
 
 // OutOfFamilyRecords implements report.MicrodataSource: the population
 // of the survey of minors out of family, the same lines its tables count.
-func (s *Store) OutOfFamilyRecords(ctx context.Context, day time.Time, zone string) ([]report.MicroRecord, error) {
-	rows, err := s.db.Q(ctx).Query(ctx, outOfFamilyRecordsSQL, day, registry.Date{Time: day}.End(), zone)
+func (s *Store) OutOfFamilyRecords(ctx context.Context, day time.Time) ([]report.MicroRecord, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, outOfFamilyRecordsSQL, day, registry.Date{Time: day}.End())
 	if err != nil {
 		return nil, fmt.Errorf("microdata: %w", err)
 	}
@@ -238,8 +238,8 @@ func (s *Store) queryDims(ctx context.Context, what, sql string, args ...any) (m
 // [setting][dimension] → counts by zone (Row) × category (Col). The
 // dimensions are "typology" (residential only), "sex", "age_class",
 // "citizenship" and "placement".
-func (s *Store) OutOfFamilyCounts(ctx context.Context, day time.Time, zone string) (map[string]dimCounts, error) {
-	rows, err := s.db.Q(ctx).Query(ctx, outOfFamilySQL, day, registry.Date{Time: day}.End(), zone)
+func (s *Store) OutOfFamilyCounts(ctx context.Context, day time.Time) (map[string]dimCounts, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, outOfFamilySQL, day, registry.Date{Time: day}.End())
 	if err != nil {
 		return nil, fmt.Errorf("minors out of family: %w", err)
 	}
@@ -370,7 +370,7 @@ func (s *Store) zonesOf(what string, zone string) (report.Dimension, error) {
 	if _, ok := s.codes.Zone(zone); zone != "" && !ok {
 		return report.Dimension{}, fmt.Errorf("%s: unknown zone %q", what, zone)
 	}
-	return s.ZoneDimension(""), nil
+	return s.ZoneDimension(), nil
 }
 
 // forZone publishes out, computed and protected for the whole Region, for
@@ -402,7 +402,7 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.OutOfFamilyCounts(ctx, p.Date, "")
+	counts, err := s.OutOfFamilyCounts(ctx, p.Date)
 	if err != nil {
 		return nil, err
 	}
@@ -437,8 +437,7 @@ func (s *Store) OutOfFamily(ctx context.Context, p report.Params) (*report.Outpu
 // flowsSQL counts the admissions of the period [$1, $2] by zone ×
 // typology (the facility's version in force at the end of the admission
 // day, or its first for a facility registered later), placement and age
-// class at admission, and the discharges by zone × outcome ($3 the zone
-// or empty).
+// class at admission, and the discharges by zone × outcome.
 var flowsSQL = `
 WITH first AS (
     SELECT DISTINCT ON (facility_id) facility_id, typology
@@ -453,7 +452,7 @@ adm AS MATERIALIZED (
     LEFT JOIN registry.facility_versions v ON v.facility_id = s.facility_id
          AND ` + registrypg.InForce("v", "((s.admitted_on + 1)::timestamp AT TIME ZONE 'Europe/Rome')") + `
    ` + withAge("p", "s.admitted_on") + `
-    WHERE s.admitted_on BETWEEN $1 AND $2 AND ($3 = '' OR s.sending_zone = $3))
+    WHERE s.admitted_on BETWEEN $1 AND $2)
 SELECT 'admissions', zone, d.dim, d.code, count(*)::int
 FROM adm CROSS JOIN LATERAL (VALUES ('typology', typology), ('placement', placement), ('age_class', age_class)) d(dim, code)
 WHERE age_class IS NOT NULL
@@ -461,17 +460,17 @@ GROUP BY zone, d.dim, d.code
 UNION ALL
 SELECT 'discharges', s.sending_zone, 'outcome', s.outcome, count(*)::int
 FROM activity.stays s
-WHERE s.discharged_on BETWEEN $1 AND $2 AND ($3 = '' OR s.sending_zone = $3)
+WHERE s.discharged_on BETWEEN $1 AND $2
 GROUP BY s.sending_zone, s.outcome`
 
 // lengthOfStaySQL gives the quartiles of the length of stay in days of
-// the stays discharged in [$1, $2], by zone and for all ($3 the zone or
-// empty): zone is NULL on the line of all.
+// the stays discharged in [$1, $2], by zone and for all: zone is NULL on
+// the line of all.
 const lengthOfStaySQL = `
 SELECT s.sending_zone, count(*)::int,
        percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY (s.discharged_on - s.admitted_on))
 FROM activity.stays s
-WHERE s.discharged_on BETWEEN $1 AND $2 AND ($3 = '' OR s.sending_zone = $3)
+WHERE s.discharged_on BETWEEN $1 AND $2
 GROUP BY GROUPING SETS ((s.sending_zone), ())`
 
 // Flows computes the flows of the period [p.From, p.To] in p.Zone:
@@ -486,7 +485,7 @@ func (s *Store) Flows(ctx context.Context, p report.Params) (*report.Output, err
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.queryDims(ctx, "flows", flowsSQL, p.From, p.To, "")
+	counts, err := s.queryDims(ctx, "flows", flowsSQL, p.From, p.To)
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +543,7 @@ func (s *Store) lengthOfStay(ctx context.Context, p report.Params, zones report.
 			"La riga del totale riguarda tutte le zone del prospetto.", q.MinGroup),
 		EN: fmt.Sprintf("Days from admission to discharge; quartiles computed only for groups of at least %d discharges. "+
 			"The totals row covers every zone of the table.", q.MinGroup)}}
-	rows, err := s.db.Q(ctx).Query(ctx, lengthOfStaySQL, p.From, p.To, "")
+	rows, err := s.db.Q(ctx).Query(ctx, lengthOfStaySQL, p.From, p.To)
 	if err != nil {
 		return nil, fmt.Errorf("length of stay: %w", err)
 	}
@@ -651,20 +650,19 @@ func (s *Store) InFamily(ctx context.Context, p report.Params) (*report.Output, 
 
 // occupiedSQL is report.Occupancy's query: minors staying at the end of
 // day $2 in the facilities active then, by the facility's zone × typology
-// of its version in force ($1 the end of the day, $3 the zone or empty).
+// of its version in force ($1 the end of the day).
 var occupiedSQL = `
 SELECT v.zone, v.typology, count(*)::int
 FROM activity.stays s JOIN registry.facility_versions v
   ON v.facility_id = s.facility_id AND ` + registrypg.InForce("v", "$1") + `
 WHERE v.status = 'active' AND s.admitted_on <= $2
   AND (s.discharged_on IS NULL OR s.discharged_on > $2)
-  AND ($3 = '' OR v.zone = $3)
 GROUP BY v.zone, v.typology`
 
 // OccupiedPlaces implements report.Occupancy from activity's stays: the
 // census's occupied places.
-func (s *Store) OccupiedPlaces(ctx context.Context, day time.Time, zone string) ([]report.Count, error) {
-	rows, err := s.db.Q(ctx).Query(ctx, occupiedSQL, registry.Date{Time: day}.End(), day, zone)
+func (s *Store) OccupiedPlaces(ctx context.Context, day time.Time) ([]report.Count, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, occupiedSQL, registry.Date{Time: day}.End(), day)
 	if err != nil {
 		return nil, fmt.Errorf("occupied places: %w", err)
 	}

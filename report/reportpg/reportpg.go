@@ -146,14 +146,12 @@ func (s *Store) snapshot(compute func(context.Context, report.Params) (*report.O
 	}
 }
 
-// ZoneDimension is the dimension of zones, in the order of the code list;
-// zone, when not "", keeps that zone only.
-func (s *Store) ZoneDimension(zone string) report.Dimension {
+// ZoneDimension is the dimension of zones, in the order of the code list.
+// Reports are computed for every zone: a zone's is a restriction (forZone).
+func (s *Store) ZoneDimension() report.Dimension {
 	d := report.Dimension{Code: "zone", Label: report.Label{IT: "Zona distretto", EN: "Zone"}}
 	for _, z := range s.codes.Zones {
-		if zone == "" || z.Code == zone {
-			d.Categories = append(d.Categories, report.Category{Code: z.Code, Label: report.Label{IT: z.Name, EN: z.Name}})
-		}
+		d.Categories = append(d.Categories, report.Category{Code: z.Code, Label: report.Label{IT: z.Name, EN: z.Name}})
 	}
 	return d
 }
@@ -176,14 +174,12 @@ SELECT v.zone, v.typology, count(*)::int, sum(v.authorised_places)::int
 FROM registry.facility_versions v
 WHERE ` + registrypg.InForce("v", "$1") + `
   AND v.status = 'active'
-  AND ($2 = '' OR v.zone = $2)
 GROUP BY v.zone, v.typology`
 
 // CensusCounts returns the active facilities and their authorised places
-// by zone (Row) × typology (Col) at the end of day (Europe/Rome), for one
-// zone or, with "", every zone.
-func (s *Store) CensusCounts(ctx context.Context, day time.Time, zone string) (facilities, places []report.Count, err error) {
-	rows, err := s.db.Q(ctx).Query(ctx, censusSQL, registry.Date{Time: day}.End(), zone)
+// by zone (Row) × typology (Col) at the end of day (Europe/Rome).
+func (s *Store) CensusCounts(ctx context.Context, day time.Time) (facilities, places []report.Count, err error) {
+	rows, err := s.db.Q(ctx).Query(ctx, censusSQL, registry.Date{Time: day}.End())
 	if err != nil {
 		return nil, nil, fmt.Errorf("facility census: %w", err)
 	}
@@ -235,7 +231,7 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 		return nil, err
 	}
 	types := s.TypologyDimension()
-	fc, pc, err := s.CensusCounts(ctx, p.Date, "")
+	fc, pc, err := s.CensusCounts(ctx, p.Date)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +265,7 @@ func (s *Store) FacilityCensus(ctx context.Context, p report.Params) (*report.Ou
 	}
 	occTitle := report.Label{IT: "Posti occupati per zona e tipologia", EN: "Occupied places by zone and typology"}
 	rateTitle := report.Label{IT: "Tasso di occupazione per zona e tipologia", EN: "Occupancy rate by zone and typology"}
-	oc, err := s.occ.OccupiedPlaces(ctx, p.Date, "")
+	oc, err := s.occ.OccupiedPlaces(ctx, p.Date)
 	if err != nil {
 		return nil, fmt.Errorf("facility census: occupied places: %w", err)
 	}

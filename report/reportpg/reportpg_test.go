@@ -196,10 +196,10 @@ func TestFacilityCensusMatchesRawRows(t *testing.T) {
 }
 
 // occFunc is a fake Occupancy, for counts the demo stays would not give.
-type occFunc func(ctx context.Context, day time.Time, zone string) ([]report.Count, error)
+type occFunc func(ctx context.Context, day time.Time) ([]report.Count, error)
 
-func (f occFunc) OccupiedPlaces(ctx context.Context, day time.Time, zone string) ([]report.Count, error) {
-	return f(ctx, day, zone)
+func (f occFunc) OccupiedPlaces(ctx context.Context, day time.Time) ([]report.Count, error) {
+	return f(ctx, day)
 }
 
 // TestFacilityCensusOccupancy: with a source of occupancy the census adds
@@ -209,7 +209,7 @@ func (f occFunc) OccupiedPlaces(ctx context.Context, day time.Time, zone string)
 func TestFacilityCensusOccupancy(t *testing.T) {
 	db := pgtest.DB(t)
 	ctx := context.Background()
-	occ := occFunc(func(_ context.Context, day time.Time, zone string) ([]report.Count, error) {
+	occ := occFunc(func(_ context.Context, day time.Time) ([]report.Count, error) {
 		assert.Equal(t, demoDate, day)
 		return []report.Count{
 			{Row: "FIORENTINA", Col: "COMUNITA_EDUCATIVA", N: 1},
@@ -261,12 +261,12 @@ func TestFacilityCensusOccupancy(t *testing.T) {
 
 	t.Run("sourceFails", func(t *testing.T) {
 		boom := errors.New("boom")
-		s := New(db, Options{Occupancy: occFunc(func(context.Context, time.Time, string) ([]report.Count, error) { return nil, boom })})
+		s := New(db, Options{Occupancy: occFunc(func(context.Context, time.Time) ([]report.Count, error) { return nil, boom })})
 		_, err := s.FacilityCensus(ctx, report.Params{Date: demoDate})
 		assert.ErrorIs(t, err, boom)
 	})
 	t.Run("unknownCode", func(t *testing.T) {
-		s := New(db, Options{Occupancy: occFunc(func(context.Context, time.Time, string) ([]report.Count, error) {
+		s := New(db, Options{Occupancy: occFunc(func(context.Context, time.Time) ([]report.Count, error) {
 			return []report.Count{{Row: "NOWHERE", Col: "COMUNITA_EDUCATIVA", N: 5}}, nil
 		})})
 		_, err := s.FacilityCensus(ctx, report.Params{Date: demoDate})
